@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Conformance of every registered semaphore implementation, through the
+ * registry: adding an implementation adds its lines here with no new code.
+ * Test-only negative controls are left to the stress suite, which must
+ * catch them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "registry.h"
+#include "sema.h"
+#include "tap.h"
+
+#define MS 1000000ull
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+struct waiter {
+	const struct sema_ops *ops;
+	struct sema *s;
+	unsigned n;
+	uint64_t deadline;	/* 0 = none */
+	int rc;
+	atomic_int done;
+	atomic_int *order;	/* FIFO test: shared sequence */
+	int my_place;
+	pthread_t tid;
+};
+
+static void *waiter_main(void *p)
+{
+	struct waiter *w = p;
+	struct ctx c = { w->deadline };
+
+	w->rc = w->ops->acquire(w->s, w->n, w->deadline ? &c : NULL);
+	if (!w->rc && w->order) {
+		w->my_place = atomic_fetch_add(w->order, 1);
+		w->ops->release(w->s, w->n);
+	}
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+static void start(struct waiter *w)
+{
+	atomic_init(&w->done, 0);
+	pthread_create(&w->tid, NULL, waiter_main, w);
+}
+
+/* Wait up to ms for the waiter to finish; true if it did (and is joined). */
+static bool finish_within(struct waiter *w, unsigned ms)
+{
+	for (unsigned i = 0; i < ms && !atomic_load(&w->done); i++)
+		nap_ms(1);
+	if (!atomic_load(&w->done))
+		return false;
+	pthread_join(w->tid, NULL);
+	return true;
+}
+
+static void basics(const char *name, const struct sema_ops *ops)
+{
+	struct sema *s;
+	int rc = ops->create(&s, 3);
+
+	if (!check_int(rc, ==, 0, "sema/%s: create with 3 permits", name))
+		return;
+	check_uint(ops->available(s), ==, 3, "sema/%s: starts with every permit free", name);
+	check_int(ops->try_acquire(s, 1), ==, 0, "sema/%s: try_acquire succeeds while permits are free", name);
+	check_int(ops->try_acquire(s, 1), ==, 0, "sema/%s: second try_acquire", name);
+	check_int(ops->try_acquire(s, 1), ==, 0, "sema/%s: third try_acquire", name);
+	check_int(ops->try_acquire(s, 1), ==, EAGAIN, "sema/%s: try_acquire on zero permits fails with EAGAIN", name);
+	check_uint(ops->available(s), ==, 0, "sema/%s: a failed try_acquire takes nothing", name);
+	ops->release(s, 1);
+	ops->release(s, 1);
+	ops->release(s, 1);
+	check_uint(ops->available(s), ==, 3, "sema/%s: release returns every permit", name);
+	check_int(ops->acquire(s, 4, NULL), ==, EINVAL, "sema/%s: acquire of more than the capacity is EINVAL, not a hang", name);
+	check_int(ops->try_acquire(s, 4), ==, EINVAL, "sema/%s: try_acquire of more than the capacity is EINVAL", name);
+	check_int(ops->acquire(s, 0, NULL), ==, EINVAL, "sema/%s: acquire of zero permits is EINVAL", name);
+	check_uint(ops->available(s), ==, 3, "sema/%s: rejected calls take nothing", name);
+	ops->destroy(s);
+}
+
+static void weighted(const char *name, const struct sema_ops *ops)
+{
+	struct sema *s;
+
+	ops->create(&s, 3);
+	if (ops->no_weighted) {
+		check_int(ops->acquire(s, 2, NULL), ==, ENOTSUP,
+			  "sema/%s: weighted acquire is refused with ENOTSUP, not faked", name);
+		tap_skip("sema/%s: weighted acquire: %s", name, ops->no_weighted);
+		tap_skip("sema/%s: weighted wake-up: %s", name, ops->no_weighted);
+		tap_skip("sema/%s: timed-out head of queue: %s", name, ops->no_weighted);
+		ops->destroy(s);
+		return;
+	}
+	check_int(ops->acquire(s, 2, NULL), ==, 0, "sema/%s: acquire(2) of 3", name);
+	check_uint(ops->available(s), ==, 1, "sema/%s: acquire(2) takes two permits", name);
+	check_int(ops->try_acquire(s, 2), ==, EAGAIN, "sema/%s: try_acquire(2) with one free fails", name);
+	ops->release(s, 2);
+	check_uint(ops->available(s), ==, 3, "sema/%s: release(2) returns two", name);
+
+	/* A waiter wanting 2 sleeps through release(1), wakes on the second. */
+	{
+		struct waiter w = { .ops = ops, .s = s, .n = 2 };
+
+		ops->acquire(s, 3, NULL);
+		start(&w);
+		nap_ms(20);
+		ops->release(s, 1);
+		nap_ms(20);
+		check(!atomic_load(&w.done), "sema/%s: a waiter for 2 keeps waiting with 1 free", name);
+		ops->release(s, 1);
+		check(finish_within(&w, 5000) && w.rc == 0,
+		      "sema/%s: weighted wake-up: release of the second permit wakes it", name);
+		ops->release(s, 2);	/* the waiter's */
+		ops->release(s, 1);	/* the one still ours */
+	}
+
+	/*
+	 * A big waiter at the head times out; the small one behind it must
+	 * then get the permit that is free (Go issue: the cancelled head must
+	 * wake those behind it).
+	 */
+	{
+		struct waiter big = { .ops = ops, .s = s, .n = 3 };
+		struct waiter small = { .ops = ops, .s = s, .n = 1 };
+
+		ops->acquire(s, 3, NULL);
+		big.deadline = mono_ns() + 60 * MS;
+		start(&big);
+		nap_ms(10);
+		start(&small);
+		nap_ms(10);
+		ops->release(s, 1);
+		check(finish_within(&big, 5000) && big.rc == ETIMEDOUT,
+		      "sema/%s: the big head-of-queue waiter times out", name);
+		check(finish_within(&small, 5000) && small.rc == 0,
+		      "sema/%s: the waiter behind a timed-out head proceeds", name);
+		ops->release(s, 1);
+		ops->release(s, 2);
+	}
+	check_uint(ops->available(s), ==, 3, "sema/%s: all permits back after the weighted tests", name);
+	ops->destroy(s);
+}
+
+static void timed(const char *name, const struct sema_ops *ops)
+{
+	struct sema *s;
+	struct ctx c;
+	uint64_t t0, t1;
+	int rc;
+
+	ops->create(&s, 2);
+	ops->acquire(s, 1, NULL);
+	ops->acquire(s, 1, NULL);
+	t0 = mono_ns();
+	c.deadline_ns = t0 + 30 * MS;
+	rc = ops->acquire(s, 1, &c);
+	t1 = mono_ns();
+	check_int(rc, ==, ETIMEDOUT, "sema/%s: acquire with a deadline and no permit times out", name);
+	check_uint(t1, >=, c.deadline_ns, "sema/%s: the timeout comes no earlier than the deadline", name);
+	tap_note("sema/%s: timed out %.3f ms after the deadline", name,
+		 (double)(t1 - c.deadline_ns) / 1e6);
+	check_uint(ops->available(s), ==, 0, "sema/%s: a timed-out acquire leaves the count unchanged", name);
+	ops->release(s, 2);
+	check_uint(ops->available(s), ==, 2, "sema/%s: count intact after the timeout", name);
+	c.deadline_ns = mono_ns() + 1000 * MS;
+	check_int(ops->acquire(s, 1, &c), ==, 0, "sema/%s: acquire with a deadline succeeds when a permit is free", name);
+	ops->release(s, 1);
+	ops->destroy(s);
+}
+
+static void wakes(const char *name, const struct sema_ops *ops)
+{
+	struct sema *s;
+	struct waiter w = { .ops = ops, .n = 1 };
+
+	ops->create(&s, 1);
+	w.s = s;
+	ops->acquire(s, 1, NULL);
+	start(&w);
+	nap_ms(30);
+	check(!atomic_load(&w.done), "sema/%s: acquire blocks while no permit is free", name);
+	ops->release(s, 1);
+	check(finish_within(&w, 5000) && w.rc == 0, "sema/%s: release wakes a blocked waiter", name);
+	ops->release(s, 1);
+	ops->destroy(s);
+}
+
+static void fifo(const char *name, const struct sema_ops *ops, bool is_fifo)
+{
+	enum { N = 4 };
+	struct waiter w[N];
+	struct sema *s;
+	atomic_int order;
+	bool in_order = true, all = true;
+
+	if (!is_fifo) {
+		tap_skip("sema/%s: barging by design; no arrival order promised", name);
+		return;
+	}
+	atomic_init(&order, 0);
+	ops->create(&s, 1);
+	ops->acquire(s, 1, NULL);
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct waiter){ .ops = ops, .s = s, .n = 1, .order = &order };
+		start(&w[i]);
+		nap_ms(15);	/* let it queue before the next arrives */
+	}
+	ops->release(s, 1);
+	for (int i = 0; i < N; i++) {
+		all &= finish_within(&w[i], 5000);
+		in_order &= w[i].my_place == i;
+	}
+	check(all && in_order, "sema/%s: FIFO: waiters are served in arrival order", name);
+	ops->destroy(s);
+}
+
+struct hammer {
+	const struct sema_ops *ops;
+	struct sema *s;
+	unsigned cap, n;
+	atomic_uint held, worst;
+};
+
+static void *hammer_main(void *p)
+{
+	struct hammer *h = p;
+
+	for (int i = 0; i < 20000; i++) {
+		unsigned now, worst;
+
+		if (h->ops->acquire(h->s, h->n, NULL))
+			continue;
+		now = atomic_fetch_add(&h->held, h->n) + h->n;
+		worst = atomic_load(&h->worst);
+		while (now > worst && !atomic_compare_exchange_weak(&h->worst, &worst, now))
+			;
+		atomic_fetch_sub(&h->held, h->n);
+		h->ops->release(h->s, h->n);
+	}
+	return NULL;
+}
+
+static void capacity(const char *name, const struct sema_ops *ops)
+{
+	pthread_t t[4];
+	struct hammer h = { .ops = ops, .cap = 2, .n = 1 };
+
+	atomic_init(&h.held, 0);
+	atomic_init(&h.worst, 0);
+	ops->create(&h.s, h.cap);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer_main, &h);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	check_uint(atomic_load(&h.worst), <=, h.cap,
+		   "sema/%s: 4 threads never hold more than the 2 permits", name);
+	check_uint(ops->available(h.s), ==, h.cap, "sema/%s: every permit back after the hammering", name);
+	ops->destroy(h.s);
+}
+
+int main(void)
+{
+	const struct family *f = family_find("sema");
+	const struct impl_info *i;
+	unsigned real = 0;
+
+	clock_init();
+	if (!f)
+		tap_skip_all("no sema family registered");
+	for_each_impl(f, i, p) {
+		const struct sema_ops *ops = sema_ops_of(i);
+
+		if (i->flags & IMPL_TEST_ONLY) {
+			check(i != NULL, "sema/%s: registered as a test-only negative control", i->name);
+			continue;
+		}
+		real++;
+		basics(i->name, ops);
+		weighted(i->name, ops);
+		timed(i->name, ops);
+		wakes(i->name, ops);
+		fifo(i->name, ops, i->flags & IMPL_FIFO);
+		capacity(i->name, ops);
+	}
+	check_uint(real, >=, 4, "the registry lists at least four real sema implementations");
+	return tap_done();
+}
