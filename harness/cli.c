@@ -1,0 +1,814 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contend's command line: list, topo, run, bench, stress, plot.
+ *
+ * Exit codes: 0 success; 1 a check failed (an invariant violation, a
+ * stress FAILURE, a hang); 2 bad input (one-line message, nothing
+ * written); 3 could not run here (environment); 130 interrupted by Ctrl-C
+ * (every completed trial kept).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "output.h"
+#include "parse.h"
+#include "plot.h"
+#include "registry.h"
+#include "runner.h"
+#include "stress.h"
+#include "topo.h"
+#include "workload.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_ENV 3
+#define EXIT_INTR 130
+
+static const char *results_root = "results";
+
+static __attribute__((noreturn, format(printf, 1, 2)))
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("contend: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_USAGE);
+}
+
+static const char *flags_desc(const struct impl_info *i)
+{
+	if (i->flags & IMPL_TEST_ONLY)
+		return "test-only";
+	return i->flags & IMPL_FIFO ? "FIFO" : "barging";
+}
+
+/* ---- list ---------------------------------------------------------- */
+
+static void print_params(const struct workload *wl, FILE *f)
+{
+	char v[64];
+
+	for (unsigned i = 0; wl->params[i].name; i++) {
+		const struct param_spec *ps = &wl->params[i];
+
+		if (ps->choices)
+			snprintf(v, sizeof(v), "%s", ps->choices[(int)ps->def]);
+		else
+			snprintf(v, sizeof(v), "%g", ps->def);
+		fprintf(f, "%s%s=%s", i ? " " : "", ps->name, v);
+	}
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	const struct impl_info *i;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		puts("usage: contend list\n\nPrints every family, implementation (FIFO or barging) and workload, one per line.");
+		return 0;
+	}
+	if (argc > 1)
+		usage_error("list takes no arguments (got '%s')", argv[1]);
+	puts("families:");
+	for (const struct family *const *f = families; *f; f++)
+		printf("  %-22s %s\n", (*f)->name, (*f)->desc);
+	puts("implementations:");
+	for (const struct family *const *f = families; *f; f++) {
+		for_each_impl(*f, i, p) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s/%s", (*f)->name, i->name);
+			printf("  %-22s %-9s %s%s%s\n", name, flags_desc(i),
+			       i->desc, i->unsupported ? "; unsupported here: " : "",
+			       i->unsupported ? i->unsupported : "");
+		}
+	}
+	puts("workloads:");
+	for (const struct workload *const *w = workloads; *w; w++) {
+		printf("  %-22s %s (", (*w)->name, (*w)->desc);
+		print_params(*w, stdout);
+		puts(")");
+	}
+	return 0;
+}
+
+/* ---- topo ---------------------------------------------------------- */
+
+static int cmd_topo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "placement", required_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "topology", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum placement pl[4] = { PLACE_COMPACT, PLACE_SCATTER, PLACE_CORES };
+	unsigned npl = 3, nthreads = 0;
+	const char *spec = NULL, *threads_arg = NULL;
+	char err[512];
+	struct topo *t;
+	int c, *plan;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_placements(optarg, pl, &npl, 4, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 't':
+			threads_arg = optarg;
+			break;
+		case 'T':
+			spec = optarg;
+			break;
+		case 'h':
+			puts("usage: contend topo [--topology SPEC|FILE.xml] [--placement P[,P]] [--threads N|max]\n\n"
+			     "Prints the topology (this machine, an hwloc synthetic description such as\n"
+			     "'package:2 numa:2 core:4 pu:2', or an XML file) and the PU each thread\n"
+			     "would be pinned to under each placement policy.");
+			return 0;
+		default:
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (topo_load(&t, spec, err, sizeof(err)))
+		usage_error("%s", err);
+	nthreads = topo_npus(t);
+	if (threads_arg && parse_uint("thread count", threads_arg, 1, MAX_THREADS,
+				      &nthreads, err, sizeof(err))) {
+		if (strcmp(threads_arg, "max")) {
+			topo_free(t);
+			usage_error("%s", err);
+		}
+	}
+	topo_print(t, stdout);
+	if (!topo_is_this_machine(t))
+		printf("(a picture for planning: binding to it is a no-op)\n");
+	plan = calloc(nthreads, sizeof(*plan));
+	for (unsigned k = 0; plan && k < npl; k++) {
+		if (pl[k] == PLACE_NONE) {
+			printf("placement none: threads are not pinned\n");
+			continue;
+		}
+		topo_plan(t, pl[k], nthreads, plan);
+		printf("placement %s, %u threads:\n", placement_name(pl[k]), nthreads);
+		for (unsigned i = 0; i < nthreads; i++) {
+			const struct topo_pu *pu = topo_pu(t, (unsigned)plan[i]);
+
+			printf("  thread %-4u -> PU L#%-4u P#%-4u core %-4u numa %-3u package %u%s\n",
+			       i, pu->logical, pu->os_index, pu->core, pu->numa,
+			       pu->package, i >= topo_npus(t) ? "  (oversubscribed)" : "");
+		}
+	}
+	free(plan);
+	topo_free(t);
+	return 0;
+}
+
+/* ---- run ----------------------------------------------------------- */
+
+struct run_args {
+	struct run_config cfg;
+	const char *out;
+};
+
+static void run_help(void)
+{
+	puts("usage: contend run WORKLOAD [options]\n\n"
+	     "  --impl a,b|all         implementations of the workload's family (default all;\n"
+	     "                         test-only negative controls only when named)\n"
+	     "  --threads 1,2,4|max    thread counts (default 1,max); more than the PUs is\n"
+	     "                         run and labelled oversubscribed\n"
+	     "  --placement P[,P]      compact, scatter, cores or none (default compact)\n"
+	     "  --duration 1s          measured time per trial\n"
+	     "  --warmup 200ms         unmeasured time before it\n"
+	     "  --reps N               repetitions, implementations interleaved (default 3)\n"
+	     "  --param key=v[,v]      a workload parameter; a list sweeps it\n"
+	     "  --no-latency           do not record latency (to measure what it costs)\n"
+	     "  --out DIR              run folder (default results/<run-id>, and results/latest)\n\n"
+	     "`contend list` shows the workloads and their parameters.");
+}
+
+static void impl_list_error(const struct family *f, const char *name)
+{
+	char names[512];
+
+	family_impl_names(f, names, sizeof(names));
+	usage_error("unknown %s implementation '%s' (valid: %s)", f->name, name, names);
+}
+
+static void parse_impls(struct run_config *cfg, const struct family *f,
+			const char *arg)
+{
+	char buf[512], *save = NULL, *tok;
+	const struct impl_info *i;
+
+	cfg->nimpls = 0;
+	if (!strcmp(arg, "all")) {
+		for_each_impl(f, i, p)
+			if (!(i->flags & IMPL_TEST_ONLY) && !i->unsupported)
+				cfg->impls[cfg->nimpls++] = i;
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		i = family_impl(f, tok);
+		if (!i)
+			impl_list_error(f, tok);
+		if (i->unsupported)
+			usage_error("%s/%s cannot run here: %s", f->name, i->name, i->unsupported);
+		for (unsigned k = 0; k < cfg->nimpls; k++)
+			if (cfg->impls[k] == i)
+				usage_error("implementation '%s' given twice", tok);
+		if (cfg->nimpls == MAX_IMPLS)
+			usage_error("too many implementations");
+		cfg->impls[cfg->nimpls++] = i;
+	}
+	if (!cfg->nimpls)
+		usage_error("--impl needs at least one implementation");
+}
+
+static void parse_param(struct run_config *cfg, const char *arg, bool *seen)
+{
+	const struct workload *wl = cfg->wl;
+	char key[64], buf[512], err[256], *save = NULL, *tok;
+	const char *eq = strchr(arg, '=');
+	unsigned p;
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(key))
+		usage_error("invalid --param '%s': expected key=value", arg);
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
+	for (p = 0; wl->params[p].name; p++)
+		if (!strcmp(wl->params[p].name, key))
+			break;
+	if (!wl->params[p].name) {
+		char names[256] = "";
+
+		for (unsigned k = 0; wl->params[k].name; k++) {
+			strcat(names, k ? " " : "");
+			strcat(names, wl->params[k].name);
+		}
+		usage_error("unknown parameter '%s' for %s (valid: %s)", key, wl->name, names);
+	}
+	if (seen[p])
+		usage_error("parameter '%s' given twice", key);
+	seen[p] = true;
+	snprintf(buf, sizeof(buf), "%s", eq + 1);
+	cfg->nvalues[p] = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const struct param_spec *ps = &wl->params[p];
+		double v = 0;
+
+		if (cfg->nvalues[p] == MAX_LIST)
+			usage_error("too many values for '%s'", key);
+		if (ps->choices) {
+			unsigned c;
+
+			for (c = 0; ps->choices[c]; c++)
+				if (!strcmp(ps->choices[c], tok))
+					break;
+			if (!ps->choices[c])
+				usage_error("invalid %s '%s' (valid: %s%s%s)", key, tok,
+					    ps->choices[0], ps->choices[1] ? " " : "",
+					    ps->choices[1] ? ps->choices[1] : "");
+			v = c;
+		} else if (parse_number(key, tok, ps->min, ps->max, &v, err, sizeof(err))) {
+			usage_error("%s", err);
+		} else if (v != floor(v)) {
+			usage_error("invalid %s '%s': must be a whole number", key, tok);
+		}
+		cfg->values[p][cfg->nvalues[p]++] = v;
+	}
+	if (!cfg->nvalues[p])
+		usage_error("invalid --param '%s': no value", arg);
+}
+
+/*
+ * Parse `run WORKLOAD ...` into ra.  Exits 2 with a one-line message on
+ * bad input; nothing has been written yet.
+ */
+static void parse_run(int argc, char **argv, struct run_args *ra,
+		      struct topo *machine)
+{
+	static const struct option opts[] = {
+		{ "impl", required_argument, NULL, 'i' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "placement", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ "param", required_argument, NULL, 'P' },
+		{ "no-latency", no_argument, NULL, 'L' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct run_config *cfg = &ra->cfg;
+	const char *impl_arg = "all", *threads_arg = "1,max";
+	bool seen[MAX_PARAMS] = { false };
+	char err[512], names[512];
+	const struct family *f;
+	int c;
+
+	memset(ra, 0, sizeof(*ra));
+	cfg->placements[0] = PLACE_COMPACT;
+	cfg->nplacements = 1;
+	cfg->duration_ns = 1000000000u;
+	cfg->warmup_ns = 200000000u;
+	cfg->reps = 3;
+	cfg->latency = true;
+	cfg->topo = machine;
+
+	/* Options may come before or after the workload name. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': impl_arg = optarg; break;
+		case 't': threads_arg = optarg; break;
+		case 'p':
+			if (parse_placements(optarg, cfg->placements, &cfg->nplacements,
+					     4, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'd':
+			if (parse_duration(optarg, &cfg->duration_ns, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'w':
+			if (parse_duration(optarg, &cfg->warmup_ns, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'r':
+			if (parse_uint("repetition count", optarg, 1, 1000, &cfg->reps,
+				       err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'P':
+		case 'L':
+		case 'o':
+			break;	/* need the workload first: second pass */
+		case 'h':
+			run_help();
+			exit(0);
+		default:
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind >= argc) {
+		workload_names(names, sizeof(names));
+		usage_error("run needs a workload (valid: %s)", names);
+	}
+	if (optind + 1 < argc)
+		usage_error("unexpected argument '%s'", argv[optind + 1]);
+	cfg->wl = workload_find(argv[optind]);
+	if (!cfg->wl) {
+		workload_names(names, sizeof(names));
+		usage_error("unknown workload '%s' (valid: %s)", argv[optind], names);
+	}
+	f = family_find(cfg->wl->family);
+	parse_impls(cfg, f, impl_arg);
+	if (parse_uint_list("thread count", threads_arg, topo_npus(machine),
+			    MAX_THREADS, cfg->threads, &cfg->nthreads, MAX_LIST,
+			    err, sizeof(err)))
+		usage_error("%s", err);
+	/* Drop duplicate thread counts ("1,max" on a 1-PU machine). */
+	for (unsigned a = 0; a < cfg->nthreads; a++)
+		for (unsigned b = a + 1; b < cfg->nthreads; b++)
+			if (cfg->threads[a] == cfg->threads[b])
+				cfg->threads[b--] = cfg->threads[--cfg->nthreads];
+	for (unsigned p = 0; cfg->wl->params[p].name; p++) {
+		cfg->values[p][0] = cfg->wl->params[p].def;
+		cfg->nvalues[p] = 1;
+	}
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'P')
+			parse_param(cfg, optarg, seen);
+		else if (c == 'L')
+			cfg->latency = false;
+		else if (c == 'o')
+			ra->out = optarg;
+	}
+}
+
+struct sink_ctx {
+	struct output *out;
+	unsigned violations;
+	unsigned errors;
+};
+
+static void human_rate(char *buf, size_t len, double v)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.2f Gops/s", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.2f Mops/s", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, len, "%.2f kops/s", v / 1e3);
+	else
+		snprintf(buf, len, "%.1f ops/s", v);
+}
+
+static void human_ns(char *buf, size_t len, double ns)
+{
+	if (ns >= 1e9)
+		snprintf(buf, len, "%.2f s", ns / 1e9);
+	else if (ns >= 1e6)
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+	else if (ns >= 1e3)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%.0f ns", ns);
+}
+
+/* One greppable summary line per trial, then the CSV row. */
+static int print_and_store(void *arg, const struct trial_result *r)
+{
+	struct sink_ctx *sc = arg;
+	char rate[32], p50[32] = "-", p99[32] = "-", ho[32] = "";
+
+	human_rate(rate, sizeof(rate), r->throughput);
+	if (r->lat && r->lat->count) {
+		human_ns(p50, sizeof(p50), (double)hist_percentile(r->lat, 50));
+		human_ns(p99, sizeof(p99), (double)hist_percentile(r->lat, 99));
+	}
+	if (!isnan(r->handoff_rate))
+		snprintf(ho, sizeof(ho), "  handoff %.3f", r->handoff_rate);
+	printf("%s %-8s threads=%-3u %-8s rep %-2u %14s  p50 %9s  p99 %9s  jain %.3f%s%s%s\n",
+	       r->wl->name, r->impl->name, r->nthreads,
+	       placement_name(r->placement), r->rep, rate, p50, p99, r->jain,
+	       ho, r->oversubscribed ? "  oversubscribed" : "",
+	       r->violations ? "  VIOLATIONS" : "");
+	fflush(stdout);
+	sc->violations += r->violations ? 1 : 0;
+	sc->errors += r->errors ? 1 : 0;
+	return output_add(sc->out, r);
+}
+
+/* Report what will be skipped; return how many trials remain. */
+static unsigned note_skips(const struct run_config *cfg, struct output *out)
+{
+	unsigned combos = runner_combos(cfg), runnable = 0;
+	double param[MAX_PARAMS];
+
+	for (unsigned k = 0; k < combos; k++) {
+		runner_combo(cfg, k, param);
+		for (unsigned i = 0; i < cfg->nimpls; i++) {
+			const char *why = cfg->wl->check ?
+				cfg->wl->check(cfg->impls[i], param) : NULL;
+			char what[512], ps[256] = "";
+
+			if (!why) {
+				runnable++;
+				continue;
+			}
+			for (unsigned p = 0; cfg->wl->params[p].name; p++)
+				if (cfg->nvalues[p] > 1 || param[p] != cfg->wl->params[p].def)
+					snprintf(ps + strlen(ps), sizeof(ps) - strlen(ps),
+						 " %s=%g", cfg->wl->params[p].name, param[p]);
+			snprintf(what, sizeof(what), "%s/%s%s: %s", cfg->wl->name,
+				 cfg->impls[i]->name, ps, why);
+			if (out)
+				output_note_skip(out, what);
+			else
+				fprintf(stderr, "contend: skipping %s\n", what);
+		}
+	}
+	return runnable * cfg->reps * cfg->nthreads * cfg->nplacements;
+}
+
+static int run_into(struct run_config *cfg, struct output *out, int *status)
+{
+	struct sink_ctx sc = { .out = out };
+	int rc;
+
+	note_skips(cfg, out);
+	rc = runner_run(cfg, print_and_store, &sc);
+	if (rc == EINTR || runner_interrupted()) {
+		*status = EXIT_INTR;
+		return EINTR;
+	}
+	if (rc) {
+		fprintf(stderr, "contend: %s: %s\n", cfg->wl->name, strerror(rc));
+		*status = EXIT_ENV;
+		return rc;
+	}
+	if (sc.violations && *status == 0)
+		*status = EXIT_FAIL;
+	return 0;
+}
+
+static const char *status_word(int status)
+{
+	switch (status) {
+	case 0: return "complete";
+	case EXIT_INTR: return "interrupted";
+	case EXIT_FAIL: return "complete, with invariant violations";
+	default: return "failed";
+	}
+}
+
+static struct topo *load_machine(void)
+{
+	struct topo *t;
+	char err[512];
+
+	if (topo_load(&t, NULL, err, sizeof(err))) {
+		fprintf(stderr, "contend: cannot read this machine's topology: %s\n", err);
+		exit(EXIT_ENV);
+	}
+	return t;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct topo *machine = load_machine();
+	struct run_args ra;
+	struct output *out;
+	char err[512], csv[128];
+	int status = 0;
+
+	parse_run(argc, argv, &ra, machine);
+	if (!note_skips(&ra.cfg, NULL))
+		usage_error("nothing to run: every implementation was skipped for these parameters");
+	clock_init();
+	if (output_open(&out, ra.out, results_root, argc + 1, argv - 1, err, sizeof(err)))
+		usage_error("%s", err);
+	runner_install_sigint();
+	run_into(&ra.cfg, out, &status);
+	output_csv_name(ra.cfg.wl->name, csv, sizeof(csv));
+	fprintf(stderr, "%s: %s/%s and %s/meta\n",
+		status == EXIT_INTR ? "interrupted; completed trials kept in" : "results",
+		output_dir(out), csv, output_dir(out));
+	output_close(out, status_word(status));
+	topo_free(machine);
+	return status;
+}
+
+/* ---- bench --------------------------------------------------------- */
+
+/*
+ * The suites.  `default` fits in under 10 minutes on 2 cores; `long` is
+ * the publication-grade sweep (more repetitions for significance tests,
+ * longer trials, more thread counts).  Each line is a `contend run`.
+ */
+static const char *const suite_default[][16] = {
+	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=0,500",
+	  "--param", "think_ns=0,500", "--reps", "5", NULL },
+	{ "sema/closed", "--threads", "1", "--no-latency", "--reps", "5", NULL },
+	{ "sema/closed", "--threads", "2,4", "--param", "permits=4",
+	  "--param", "weight=1,2", "--param", "hold_ns=1000", "--reps", "3", NULL },
+	{ "sema/open", "--threads", "2", "--param", "rate=100k,400k",
+	  "--param", "hold_ns=2000", "--reps", "3", NULL },
+	{ NULL },
+};
+
+static const char *const suite_long[][16] = {
+	{ "sema/closed", "--threads", "1,2,4,8,max", "--placement", "compact,scatter",
+	  "--param", "hold_ns=0,100,1000", "--param", "think_ns=0,1000",
+	  "--duration", "2s", "--reps", "11", NULL },
+	{ "sema/closed", "--threads", "1", "--no-latency", "--duration", "2s",
+	  "--reps", "11", NULL },
+	{ "sema/closed", "--threads", "2,4,8", "--param", "permits=4,16",
+	  "--param", "weight=1,2,4", "--param", "hold_ns=1000", "--reps", "11",
+	  "--duration", "2s", NULL },
+	{ "sema/open", "--threads", "2,4", "--param", "rate=50k,100k,200k,400k",
+	  "--param", "arrival=fixed,poisson", "--param", "hold_ns=2000",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ NULL },
+};
+
+static int cmd_bench(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "suite", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "no-plot", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *const (*suite)[16] = suite_default;
+	const char *outdir = NULL;
+	struct run_args ra[16];
+	struct topo *machine = load_machine();
+	struct output *out;
+	char err[512];
+	bool plot = true;
+	unsigned n = 0;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!strcmp(optarg, "default"))
+				suite = suite_default;
+			else if (!strcmp(optarg, "long"))
+				suite = suite_long;
+			else
+				usage_error("unknown suite '%s' (valid: default long)", optarg);
+			break;
+		case 'o': outdir = optarg; break;
+		case 'n': plot = false; break;
+		case 'h':
+			puts("usage: contend bench [--suite default|long] [--out DIR] [--no-plot]\n\n"
+			     "Runs a suite of workloads into one run folder and draws its charts.\n"
+			     "default: every family's workloads, under 10 minutes on 2 cores.\n"
+			     "long: 11 repetitions, longer trials and wider sweeps, for publication.");
+			return 0;
+		default:
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	/* Parse every line first: a bad suite fails before anything runs. */
+	for (; suite[n][0]; n++) {
+		char *av[20] = { "run" };
+		int ac = 1;
+
+		for (; suite[n][ac - 1]; ac++)
+			av[ac] = (char *)suite[n][ac - 1];
+		parse_run(ac, av, &ra[n], machine);
+	}
+	clock_init();
+	if (output_open(&out, outdir, results_root, argc + 1, argv - 1, err, sizeof(err)))
+		usage_error("%s", err);
+	runner_install_sigint();
+	for (unsigned k = 0; k < n; k++) {
+		fprintf(stderr, "== %u/%u: %s\n", k + 1, n, ra[k].cfg.wl->name);
+		if (run_into(&ra[k].cfg, out, &status) == EINTR)
+			break;
+	}
+	output_close(out, status_word(status));
+	if (plot && status != EXIT_INTR && plot_run(output_dir(out), stderr))
+		status = status ? status : EXIT_ENV;
+	printf("\nrun folder: %s\n", output_dir(out));
+	printf("  CSV:    %s/*.csv (one per workload; columns in README.md)\n", output_dir(out));
+	printf("  meta:   %s/meta\n", output_dir(out));
+	printf("  charts: %s/*.png and *.svg\n", output_dir(out));
+	printf("  report: %s/charts.md\n", output_dir(out));
+	topo_free(machine);
+	return status;
+}
+
+/* ---- stress -------------------------------------------------------- */
+
+static int cmd_stress(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "impl", required_argument, NULL, 'i' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "watchdog", required_argument, NULL, 'w' },
+		{ "chaos", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct stress_opts so = {
+		.nthreads = 8,
+		.duration_ns = 5000000000u,
+		.watchdog_ns = 3000000000u,
+	};
+	const char *impl_arg = "all";
+	const struct family *f;
+	struct run_config sel;
+	char err[512], names[256];
+	unsigned failed = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': impl_arg = optarg; break;
+		case 't':
+			if (parse_uint("thread count", optarg, 2, MAX_THREADS,
+				       &so.nthreads, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'd':
+			if (parse_duration(optarg, &so.duration_ns, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'w':
+			if (parse_duration(optarg, &so.watchdog_ns, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'c': so.chaos = true; break;
+		case 'h':
+			puts("usage: contend stress FAMILY [--impl a,b|all] [--threads N] [--duration 5s]\n"
+			     "                      [--watchdog 3s] [--chaos]\n\n"
+			     "Hammers every implementation of FAMILY with random operations and checks\n"
+			     "its invariants; a watchdog turns a hang into a report.  --chaos adds random\n"
+			     "yields and delays at injection points.  Ends with one SUCCESS or FAILURE\n"
+			     "line per implementation; exits 1 if any failed.  Test-only negative\n"
+			     "controls (busted) run only when named.");
+			return 0;
+		default:
+			exit(EXIT_USAGE);
+		}
+	}
+	family_names(names, sizeof(names));
+	if (optind >= argc)
+		usage_error("stress needs a family (valid: %s)", names);
+	if (optind + 1 < argc)
+		usage_error("unexpected argument '%s'", argv[optind + 1]);
+	f = family_find(argv[optind]);
+	if (!f)
+		usage_error("unknown family '%s' (valid: %s)", argv[optind], names);
+	if (!f->stress)
+		usage_error("family '%s' has no stress checker yet", f->name);
+	memset(&sel, 0, sizeof(sel));
+	parse_impls(&sel, f, impl_arg);
+	clock_init();
+	runner_install_sigint();
+
+	printf("contend stress %s: %u threads, %.2f s each, watchdog %.1f s, chaos %s\n",
+	       f->name, so.nthreads, (double)so.duration_ns / 1e9,
+	       (double)so.watchdog_ns / 1e9, so.chaos ? "on" : "off");
+	printf("checks: %s\n", f->stress->checks);
+	fflush(stdout);
+	for (unsigned i = 0; i < sel.nimpls && !runner_interrupted(); i++) {
+		if (!stress_run(f->stress, sel.impls[i], &so, stdout))
+			failed++;
+		fflush(stdout);
+	}
+	if (runner_interrupted()) {
+		printf("interrupted\n");
+		return EXIT_INTR;
+	}
+	printf("%s: %u of %u implementations passed\n",
+	       failed ? "FAILURE" : "SUCCESS", sel.nimpls - failed, sel.nimpls);
+	return failed ? EXIT_FAIL : 0;
+}
+
+/* ---- plot ---------------------------------------------------------- */
+
+static int cmd_plot(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		puts("usage: contend plot RUN_DIR\n\nDraws the charts (PNG and SVG) of a run folder with gnuplot.");
+		return 0;
+	}
+	if (argc != 2)
+		usage_error("plot needs one run folder");
+	if (access(argv[1], R_OK | X_OK))
+		usage_error("cannot open run folder '%s': %s", argv[1], strerror(errno));
+	return plot_run(argv[1], stderr) ? EXIT_ENV : 0;
+}
+
+/* ---- main ---------------------------------------------------------- */
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "list", cmd_list, "families, implementations and workloads" },
+	{ "topo", cmd_topo, "the topology and each placement's plan" },
+	{ "run", cmd_run, "run one workload over implementations, threads, parameters" },
+	{ "bench", cmd_bench, "run a suite into one run folder and draw its charts" },
+	{ "stress", cmd_stress, "check a family's invariants under stress" },
+	{ "plot", cmd_plot, "draw the charts of a run folder" },
+};
+
+static void main_help(FILE *f)
+{
+	fputs("usage: contend COMMAND [options]   (contend COMMAND --help for each)\n\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	const char *root = getenv("CONTEND_RESULTS");
+
+	if (root && *root)
+		results_root = root;
+	if (argc < 2) {
+		main_help(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		main_help(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	usage_error("unknown command '%s' (valid: list topo run bench stress plot)", argv[1]);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "registry.h"
+#include "sema.h"
+#include "stress.h"
+#include "workload.h"
+
+extern const struct workload sema_closed_workload, sema_open_workload;
+extern const struct stress_family sema_stress;
+
+static const struct impl_info *const sema_impls[] = {
+	&sema_mutex_ops.info,
+	&sema_futex_ops.info,
+	&sema_spin_ops.info,
+	&sema_posix_ops.info,
+	&sema_busted_ops.info,
+	NULL,
+};
+
+static const struct family sema_family = {
+	.name = "sema",
+	.desc = "counting/binary semaphore, weighted (Go: x/sync/semaphore)",
+	.impls = sema_impls,
+	.stress = &sema_stress,
+};
+
+const struct family *const families[] = {
+	&sema_family,
+	NULL,
+};
+
+const struct workload *const workloads[] = {
+	&sema_closed_workload,
+	&sema_open_workload,
+	NULL,
+};
+
+const struct family *family_find(const char *name)
+{
+	for (const struct family *const *f = families; *f; f++)
+		if (!strcmp((*f)->name, name))
+			return *f;
+	return NULL;
+}
+
+const struct impl_info *family_impl(const struct family *f, const char *name)
+{
+	const struct impl_info *i;
+
+	for_each_impl(f, i, p)
+		if (!strcmp(i->name, name))
+			return i;
+	return NULL;
+}
+
+const struct workload *workload_find(const char *name)
+{
+	for (const struct workload *const *w = workloads; *w; w++)
+		if (!strcmp((*w)->name, name))
+			return *w;
+	return NULL;
+}
+
+static void append(char *buf, size_t len, const char *s)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s%s", used ? " " : "", s);
+}
+
+void family_impl_names(const struct family *f, char *buf, size_t len)
+{
+	const struct impl_info *i;
+	char tmp[96];
+
+	buf[0] = '\0';
+	for_each_impl(f, i, p)
+		if (!(i->flags & IMPL_TEST_ONLY))
+			append(buf, len, i->name);
+	for_each_impl(f, i, p)
+		if (i->flags & IMPL_TEST_ONLY) {
+			snprintf(tmp, sizeof(tmp), "%s(test-only)", i->name);
+			append(buf, len, tmp);
+		}
+}
+
+void workload_names(char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (const struct workload *const *w = workloads; *w; w++)
+		append(buf, len, (*w)->name);
+}
+
+void family_names(char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (const struct family *const *f = families; *f; f++)
+		append(buf, len, (*f)->name);
+}

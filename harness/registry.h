@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one list of everything contend can run: families, their
+ * implementations, workloads and stress checkers.  `contend list`, the
+ * runner, the conformance tests and the stress suite all iterate it, so a
+ * new implementation is one new file plus one line in registry.c.
+ */
+#ifndef CONTEND_REGISTRY_H
+#define CONTEND_REGISTRY_H
+
+#include <stddef.h>
+
+#include "impl.h"
+
+struct stress_family;
+struct workload;
+
+struct family {
+	const char *name;
+	const char *desc;
+	const struct impl_info *const *impls;	/* NULL-terminated */
+	const struct stress_family *stress;	/* NULL: no stress checker yet */
+};
+
+extern const struct family *const families[];		/* NULL-terminated */
+extern const struct workload *const workloads[];	/* NULL-terminated */
+
+const struct family *family_find(const char *name);
+const struct impl_info *family_impl(const struct family *f, const char *name);
+const struct workload *workload_find(const char *name);
+
+/* Write "a b c" of a family's implementations (test-only ones last, marked). */
+void family_impl_names(const struct family *f, char *buf, size_t len);
+void workload_names(char *buf, size_t len);
+void family_names(char *buf, size_t len);
+
+#define for_each_impl(f, i, pi) \
+	for (const struct impl_info *const *pi = (f)->impls; ((i) = *pi); pi++)
+
+#endif

@@ -1,0 +1,12 @@
+# Throughput against thread count, one series per implementation.
+# Columns: threads, median ops/s, min, max, x label ("4*" = oversubscribed).
+# The point is the median over repetitions; whiskers span min to max.
+load plotdir.'/common.gp'
+set xlabel 'threads (* = more threads than PUs: oversubscribed)'
+set ylabel 'throughput (operations/s)'
+set format y '%.1s%c'
+set logscale x 2
+set yrange [0:*]
+set offsets graph 0.05, graph 0.05, graph 0.05, 0
+plot for [i=0:nseries-1] datafile index i using 1:2:3:4:xtic(5) \
+	with yerrorlines title columnheader(1)

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sema/open: open-loop arrivals at a semaphore.
+ *
+ * Requests arrive on a schedule that does not care how the semaphore is
+ * doing: a fixed interval or a Poisson process at `rate` requests/s in
+ * total, split evenly over the threads (each thread runs its own schedule
+ * at rate / threads).  Each request acquires `weight` permits, holds them
+ * for hold_ns of CPU work and releases.
+ *
+ * Latency is counted from the request's *intended* arrival to the moment
+ * its permits were obtained.  When a stall delays a thread, every request
+ * scheduled during the stall starts late and each is charged the full
+ * delay, so the stall shows up in the percentiles as often as it hurt
+ * (no coordinated omission).  Every request is timed: the schedule already
+ * needs a clock read per request.
+ *
+ * Extra columns: offered_ops_s (the configured rate), achieved_ratio
+ * (measured throughput / offered) and max_lag_ns, the largest lateness of
+ * a request's start behind its schedule.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "clock.h"
+#include "sema.h"
+#include "workload.h"
+
+enum { P_RATE, P_ARRIVAL, P_PERMITS, P_WEIGHT, P_HOLD };
+enum { ARRIVAL_FIXED, ARRIVAL_POISSON };
+enum { X_OFFERED, X_ACHIEVED, X_MAX_LAG };
+
+/* Sleep only when the next arrival is further off than this; spin below. */
+#define SPIN_BELOW_NS 50000
+#define SLEEP_SLICE_NS 10000000
+
+static const char *const arrival_names[] = { "fixed", "poisson", NULL };
+
+static const struct param_spec open_params[] = {
+	[P_RATE] = { "rate", 100000, 1, 1e9, NULL,
+		     "offered requests per second, all threads together" },
+	[P_ARRIVAL] = { "arrival", ARRIVAL_POISSON, 0, 1, arrival_names,
+			"inter-arrival times: fixed or poisson" },
+	[P_PERMITS] = { "permits", 1, 1, SEMA_MAX_PERMITS, NULL,
+			"permits in the semaphore" },
+	[P_WEIGHT] = { "weight", 1, 1, SEMA_MAX_PERMITS, NULL,
+		       "permits taken by each request" },
+	[P_HOLD] = { "hold_ns", 1000, 0, 1e9, NULL,
+		     "CPU work done while holding the permits" },
+	{ 0 },
+};
+
+static const char *const open_extras[] = {
+	[X_OFFERED] = "offered_ops_s",
+	[X_ACHIEVED] = "achieved_ratio",
+	[X_MAX_LAG] = "max_lag_ns",
+	NULL,
+};
+
+struct open {
+	struct sema *s;
+	const struct sema_ops *ops;
+	unsigned weight;
+	uint64_t hold_iters;
+	double mean_gap_ns;	/* per thread */
+	bool poisson;
+};
+
+static const char *open_check(const struct impl_info *impl,
+			      const double *param)
+{
+	const struct sema_ops *ops = sema_ops_of(impl);
+
+	if (param[P_WEIGHT] > param[P_PERMITS])
+		return "weight exceeds permits";
+	if (param[P_WEIGHT] > 1 && ops->no_weighted)
+		return ops->no_weighted;
+	return NULL;
+}
+
+static int open_setup(struct trial *t)
+{
+	struct open *o = calloc(1, sizeof(*o));
+	int rc;
+
+	if (!o)
+		return ENOMEM;
+	o->ops = sema_ops_of(t->impl);
+	o->weight = (unsigned)t->param[P_WEIGHT];
+	o->hold_iters = work_iters_for((uint64_t)t->param[P_HOLD]);
+	o->mean_gap_ns = 1e9 * t->nthreads / t->param[P_RATE];
+	o->poisson = t->param[P_ARRIVAL] == ARRIVAL_POISSON;
+	rc = o->ops->create(&o->s, (unsigned)t->param[P_PERMITS]);
+	if (rc) {
+		free(o);
+		return rc;
+	}
+	t->state = o;
+	return 0;
+}
+
+static uint64_t next_gap(struct worker *w, const struct open *o)
+{
+	double u;
+
+	if (!o->poisson)
+		return (uint64_t)o->mean_gap_ns;
+	/* Exponential inter-arrival: -mean * ln(U), U uniform on (0, 1]. */
+	u = (double)((worker_rand(w) >> 11) + 1) * 0x1.0p-53;
+	return (uint64_t)(-o->mean_gap_ns * log(u));
+}
+
+static void open_thread(struct worker *w)
+{
+	struct open *o = w->trial->state;
+	const struct sema_ops *ops = o->ops;
+	uint64_t next = now_ns() + next_gap(w, o), max_lag = 0;
+	enum phase seen = PHASE_WARMUP;
+
+	while (worker_running(w)) {
+		uint64_t now = now_ns(), got;
+
+		if (w->phase != seen) {
+			seen = w->phase;
+			max_lag = 0;
+		}
+		if (now < next) {
+			uint64_t left = next - now;
+
+			if (left > SPIN_BELOW_NS) {
+				left -= SPIN_BELOW_NS / 2;
+				if (left > SLEEP_SLICE_NS)
+					left = SLEEP_SLICE_NS;
+				nanosleep(&(struct timespec){ 0, (long)left }, NULL);
+				continue;
+			}
+			while ((now = now_ns()) < next)
+				cpu_relax();
+		}
+		if (now - next > max_lag)
+			max_lag = now - next;
+		if (unlikely(ops->acquire(o->s, o->weight, NULL))) {
+			w->errors++;
+			next += next_gap(w, o);
+			continue;
+		}
+		got = now_ns();
+		worker_record(w, got - next);
+		work_iters(o->hold_iters);
+		ops->release(o->s, o->weight);
+		w->ops++;
+		next += next_gap(w, o);
+	}
+	w->extra[X_MAX_LAG] = (double)max_lag;
+}
+
+static void open_finish(struct trial *t, struct trial_extra *x)
+{
+	struct open *o = t->state;
+	double ops = 0, lag = 0;
+
+	for (unsigned i = 0; i < t->nthreads; i++) {
+		ops += (double)t->workers[i].ops;
+		if (t->workers[i].extra[X_MAX_LAG] > lag)
+			lag = t->workers[i].extra[X_MAX_LAG];
+	}
+	x->v[X_OFFERED] = t->param[P_RATE];
+	x->v[X_ACHIEVED] = ops / ((double)t->measure_ns / 1e9) / t->param[P_RATE];
+	x->v[X_MAX_LAG] = lag;
+	if (o->ops->available(o->s) != (unsigned)t->param[P_PERMITS])
+		t->workers[0].violations++;
+}
+
+static void open_teardown(struct trial *t)
+{
+	struct open *o = t->state;
+
+	o->ops->destroy(o->s);
+	free(o);
+}
+
+const struct workload sema_open_workload = {
+	.name = "sema/open",
+	.family = "sema",
+	.desc = "open loop: fixed or Poisson arrivals, latency from intended start",
+	.params = open_params,
+	.extras = open_extras,
+	.check = open_check,
+	.setup = open_setup,
+	.thread = open_thread,
+	.finish = open_finish,
+	.teardown = open_teardown,
+};
