@@ -211,6 +211,23 @@ static void fmt_cell(char *buf, size_t len, double v, const char *fmt)
 		snprintf(buf, len, fmt, v);
 }
 
+/* 3 significant digits with an SI suffix: 1.23M, 456k, 12.0. */
+static void fmt_si(char *buf, size_t len, double v)
+{
+	static const char sfx[] = " kMGT";
+	int k = 0;
+
+	if (isnan(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	while (fabs(v) >= 1000 && k < 4) {
+		v /= 1000;
+		k++;
+	}
+	snprintf(buf, len, "%.3g%.*s", v, k ? 1 : 0, &sfx[k]);
+}
+
 static void chart_config(struct chart_ctx *cx, const char *wlfile,
 			 unsigned ci, const char *config, const struct keys *impls)
 {
@@ -354,9 +371,9 @@ static void chart_config(struct chart_ctx *cx, const char *wlfile,
 			gather(cx, config, impls->k[i], threads[k], cx->c_lat[3], &p999, &a, &b, NULL);
 			gather(cx, config, impls->k[i], threads[k], cx->c_jain, &jn, &a, &b, NULL);
 			gather(cx, config, impls->k[i], threads[k], cx->c_handoff, &ho, &a, &b, NULL);
-			fmt_cell(c[0], 32, tm, "%.4g");
-			fmt_cell(c[1], 32, tmin, "%.4g");
-			fmt_cell(c[2], 32, tmax, "%.4g");
+			fmt_si(c[0], 32, tm);
+			fmt_si(c[1], 32, tmin);
+			fmt_si(c[2], 32, tmax);
 			fmt_cell(c[3], 32, p50, "%.0f");
 			fmt_cell(c[4], 32, p99, "%.0f");
 			fmt_cell(c[5], 32, p999, "%.0f");
@@ -414,8 +431,12 @@ static void harness_cost(struct chart_ctx *cx, const struct keys *impls)
 		{
 			double mon = median(on, non), moff = median(off, noff);
 
-			fprintf(cx->md, "| %s | %s | %u | %.4g | %.4g | %.3f |\n",
-				ri->config, ri->impl, ri->threads, mon, moff, mon / moff);
+			char a[32], b[32];
+
+			fmt_si(a, sizeof(a), mon);
+			fmt_si(b, sizeof(b), moff);
+			fprintf(cx->md, "| %s | %s | %u | %s | %s | %.3f |\n",
+				ri->config, ri->impl, ri->threads, a, b, mon / moff);
 		}
 	}
 	(void)impls;

@@ -195,6 +195,9 @@ bool stress_run(const struct stress_family *sf, const struct impl_info *impl,
 			last_progress == ops && mono_ns() - start < o->duration_ns ?
 			"the last progress" : "the stop flag (lost wake-up or deadlock)",
 			*state ? "; " : "", state);
+		if (atomic_load(&s->violations))
+			fprintf(out, "#  also %llu invariant violations before it; first: %s\n",
+				(unsigned long long)atomic_load(&s->violations), s->first);
 		report_stuck(s, out, "#");
 		/* Abandon the stuck threads and their object: never hang. */
 		for (unsigned i = 0; i < s->nthreads; i++)

@@ -3,10 +3,10 @@
 # The point is the median over repetitions; whiskers span min to max.
 load plotdir.'/common.gp'
 set xlabel 'threads (* = more threads than PUs: oversubscribed)'
-set ylabel 'throughput (operations/s)'
+set ylabel 'throughput (operations/s, log scale)'
 set format y '%.1s%c'
 set logscale x 2
-set yrange [0:*]
+set logscale y 10
 set offsets graph 0.05, graph 0.05, graph 0.05, 0
 plot for [i=0:nseries-1] datafile index i using 1:2:3:4:xtic(5) \
 	with yerrorlines title columnheader(1)
