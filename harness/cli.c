@@ -460,8 +460,13 @@ static int print_and_store(void *arg, const struct trial_result *r)
 	return output_add(sc->out, r);
 }
 
-/* Report what will be skipped; return how many trials remain. */
-static unsigned note_skips(const struct run_config *cfg, struct output *out)
+/*
+ * Walk the combinations the workload's check() refuses.  Each is noted in
+ * meta (out) and on log, when given; the first reason is kept in first.
+ * Returns how many trials remain.
+ */
+static unsigned note_skips(const struct run_config *cfg, struct output *out,
+			   FILE *log, char *first, size_t firstlen)
 {
 	unsigned combos = runner_combos(cfg), runnable = 0;
 	double param[MAX_PARAMS];
@@ -481,12 +486,14 @@ static unsigned note_skips(const struct run_config *cfg, struct output *out)
 				if (cfg->nvalues[p] > 1 || param[p] != cfg->wl->params[p].def)
 					snprintf(ps + strlen(ps), sizeof(ps) - strlen(ps),
 						 " %s=%g", cfg->wl->params[p].name, param[p]);
-			snprintf(what, sizeof(what), "%s/%s%s: %s", cfg->wl->name,
+			snprintf(what, sizeof(what), "%s %s%s: %s", cfg->wl->name,
 				 cfg->impls[i]->name, ps, why);
+			if (first && !*first)
+				snprintf(first, firstlen, "%s", what);
 			if (out)
 				output_note_skip(out, what);
-			else
-				fprintf(stderr, "contend: skipping %s\n", what);
+			if (log)
+				fprintf(log, "contend: skipping %s\n", what);
 		}
 	}
 	return runnable * cfg->reps * cfg->nthreads * cfg->nplacements;
@@ -497,7 +504,7 @@ static int run_into(struct run_config *cfg, struct output *out, int *status)
 	struct sink_ctx sc = { .out = out };
 	int rc;
 
-	note_skips(cfg, out);
+	note_skips(cfg, out, stderr, NULL, 0);
 	rc = runner_run(cfg, print_and_store, &sc);
 	if (rc == EINTR || runner_interrupted()) {
 		*status = EXIT_INTR;
@@ -540,12 +547,12 @@ static int cmd_run(int argc, char **argv)
 	struct topo *machine = load_machine();
 	struct run_args ra;
 	struct output *out;
-	char err[512], csv[128];
+	char err[512], csv[128], first[512] = "";
 	int status = 0;
 
 	parse_run(argc, argv, &ra, machine);
-	if (!note_skips(&ra.cfg, NULL))
-		usage_error("nothing to run: every implementation was skipped for these parameters");
+	if (!note_skips(&ra.cfg, NULL, NULL, first, sizeof(first)))
+		usage_error("nothing to run: every trial is skipped (%s)", first);
 	clock_init();
 	if (output_open(&out, ra.out, results_root, argc + 1, argv - 1, err, sizeof(err)))
 		usage_error("%s", err);
@@ -568,8 +575,9 @@ static int cmd_run(int argc, char **argv)
  * longer trials, more thread counts).  Each line is a `contend run`.
  */
 static const char *const suite_default[][16] = {
-	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=0,500",
-	  "--param", "think_ns=0,500", "--reps", "5", NULL },
+	{ "sema/closed", "--threads", "1,2,4", "--reps", "5", NULL },
+	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
+	  "--param", "think_ns=500", "--reps", "5", NULL },
 	{ "sema/closed", "--threads", "1", "--no-latency", "--reps", "5", NULL },
 	{ "sema/closed", "--threads", "2,4", "--param", "permits=4",
 	  "--param", "weight=1,2", "--param", "hold_ns=1000", "--reps", "3", NULL },
@@ -607,7 +615,7 @@ static int cmd_bench(int argc, char **argv)
 	struct run_args ra[16];
 	struct topo *machine = load_machine();
 	struct output *out;
-	char err[512];
+	char err[512], dir[PATH_MAX];
 	bool plot = true;
 	unsigned n = 0;
 	int c, status = 0;
@@ -654,14 +662,18 @@ static int cmd_bench(int argc, char **argv)
 		if (run_into(&ra[k].cfg, out, &status) == EINTR)
 			break;
 	}
+	snprintf(dir, sizeof(dir), "%s", output_dir(out));
 	output_close(out, status_word(status));
-	if (plot && status != EXIT_INTR && plot_run(output_dir(out), stderr))
+	if (plot && status != EXIT_INTR && plot_run(dir, stderr))
 		status = status ? status : EXIT_ENV;
-	printf("\nrun folder: %s\n", output_dir(out));
-	printf("  CSV:    %s/*.csv (one per workload; columns in README.md)\n", output_dir(out));
-	printf("  meta:   %s/meta\n", output_dir(out));
-	printf("  charts: %s/*.png and *.svg\n", output_dir(out));
-	printf("  report: %s/charts.md\n", output_dir(out));
+	printf("\nrun folder: %s%s\n", dir,
+	       outdir ? "" : " (also results/latest)");
+	printf("  CSV:    %s/*.csv (one per workload; columns in README.md)\n", dir);
+	printf("  meta:   %s/meta\n", dir);
+	if (plot && status != EXIT_INTR) {
+		printf("  charts: %s/*.png and *.svg\n", dir);
+		printf("  report: %s/charts.md\n", dir);
+	}
 	topo_free(machine);
 	return status;
 }

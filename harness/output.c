@@ -420,7 +420,10 @@ int output_add(void *arg, const struct trial_result *r)
 	LAT((double)r->lat->max);
 	CELL("%llu", (unsigned long long)r->ops_min);
 	CELL("%llu", (unsigned long long)r->ops_max);
-	CELL("%.4f", r->jain);
+	if (isnan(r->jain))
+		CELL("%s", "");
+	else
+		CELL("%.4f", r->jain);
 	CELL("%d", r->starved);
 	if (isnan(r->handoff_rate))
 		CELL("%s", "");

@@ -61,7 +61,7 @@ int parse_number(const char *what, const char *s, double min, double max,
 		return EINVAL;
 	}
 	if (v < min || v > max) {
-		snprintf(err, errlen, "invalid %s '%s': must be between %g and %g",
+		snprintf(err, errlen, "invalid %s '%s': must be between %.15g and %.15g",
 			 what, s, min, max);
 		return EINVAL;
 	}
@@ -96,8 +96,12 @@ int parse_uint_list(const char *what, const char *s, unsigned maxval,
 {
 	char buf[512], *save = NULL, *tok;
 
-	if (strlen(s) >= sizeof(buf) || !*s) {
-		snprintf(err, errlen, "invalid %s '%s'", what, s);
+	if (!*s) {
+		snprintf(err, errlen, "invalid %s '': empty (expected a list such as 1,2,4 or max)", what);
+		return EINVAL;
+	}
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "invalid %s: list too long", what);
 		return EINVAL;
 	}
 	snprintf(buf, sizeof(buf), "%s", s);
@@ -117,7 +121,7 @@ int parse_uint_list(const char *what, const char *s, unsigned maxval,
 		out[(*n)++] = v;
 	}
 	if (!*n) {
-		snprintf(err, errlen, "invalid %s '%s'", what, s);
+		snprintf(err, errlen, "invalid %s '%s': no value (expected a list such as 1,2,4 or max)", what, s);
 		return EINVAL;
 	}
 	return 0;

@@ -122,7 +122,8 @@ static void sanitize(char *s)
 }
 
 static int gnuplot(struct chart_ctx *cx, const char *script, const char *dat,
-		   const char *out_base, const char *title, unsigned nseries)
+		   const char *out_base, const char *title, unsigned nseries,
+		   const char *extra)
 {
 	static const char *const terms[] = { "png", "svg" };
 	char expr[2048], path[PATH_MAX];
@@ -138,9 +139,9 @@ static int gnuplot(struct chart_ctx *cx, const char *script, const char *dat,
 		int status, rc;
 
 		snprintf(expr, sizeof(expr),
-			 "datafile='%s'; outfile='%s.%s'; term='%s'; plottitle='%s'; nseries=%u; plotdir='%s'",
+			 "datafile='%s'; outfile='%s.%s'; term='%s'; plottitle='%s'; nseries=%u; plotdir='%s'; %s",
 			 dat, out_base, terms[i], terms[i], title_s, nseries,
-			 cx->plotdir);
+			 cx->plotdir, extra ? extra : "");
 		rc = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
 		if (rc) {
 			fprintf(cx->log, "contend: cannot run gnuplot: %s (install it: apt-get install gnuplot-nox)\n",
@@ -231,7 +232,7 @@ static void fmt_si(char *buf, size_t len, double v)
 static void chart_config(struct chart_ctx *cx, const char *wlfile,
 			 unsigned ci, const char *config, const struct keys *impls)
 {
-	char dat[PATH_MAX], base[PATH_MAX], rel[256], title[1024], lbl[32];
+	char dat[PATH_MAX], base[PATH_MAX], rel[256], title[1024], lbl[32], xr[64];
 	unsigned threads[64], nt = config_threads(cx, config, threads, 64);
 	unsigned nseries = 0;
 	const char *host = csv_cell(cx->t, 0, (size_t)cx->c_host);
@@ -272,7 +273,8 @@ static void chart_config(struct chart_ctx *cx, const char *wlfile,
 		nseries++;
 	}
 	fclose(f);
-	if (gnuplot(cx, "throughput", dat, base, title, nseries))
+	snprintf(xr, sizeof(xr), "xmin=%u; xmax=%u", threads[0], threads[nt - 1]);
+	if (gnuplot(cx, "throughput", dat, base, title, nseries, xr))
 		cx->err = EIO;
 	fprintf(cx->md, "![throughput](%s.png)\n", rel);
 
@@ -308,7 +310,7 @@ static void chart_config(struct chart_ctx *cx, const char *wlfile,
 	}
 	fclose(f);
 	snprintf(base, sizeof(base), "%s/%s", cx->dir, rel);
-	if (gnuplot(cx, "fairness", dat, base, title, nseries))
+	if (gnuplot(cx, "fairness", dat, base, title, nseries, xr))
 		cx->err = EIO;
 	fprintf(cx->md, "![fairness](%s.png)\n", rel);
 
@@ -349,7 +351,7 @@ static void chart_config(struct chart_ctx *cx, const char *wlfile,
 			continue;
 		}
 		snprintf(ltitle, sizeof(ltitle), "%s, %u threads", title, threads[k]);
-		if (gnuplot(cx, "latency", dat, base, ltitle, nseries))
+		if (gnuplot(cx, "latency", dat, base, ltitle, nseries, NULL))
 			cx->err = EIO;
 		fprintf(cx->md, "![latency, %u threads](%s.png)\n", threads[k], rel);
 	}

@@ -194,6 +194,10 @@ static void reduce(struct trial *t, struct trial_result *r, const int *plan)
 			r->migrated++;
 	}
 	r->jain = ops ? jain_index(ops, t->nthreads) : NAN;
+	if (!r->ops)
+		fprintf(stderr, "\ncontend: warning: %s/%s with %u threads completed no operation in %.3f s\n",
+			t->wl->family, t->impl->name, t->nthreads,
+			(double)t->measure_ns / 1e9);
 	r->starved = starved((double)r->ops_min, (double)r->ops_max);
 	r->handoff_rate = t->wl->handoff && r->ops ?
 		(double)handoffs / (double)r->ops : NAN;
@@ -297,7 +301,7 @@ static int run_trial(const struct run_config *cfg, struct trial *t,
 	}
 	pthread_barrier_destroy(&gate);
 	for (unsigned i = 0; i < t->nthreads; i++)
-		if (args[i].bind_err && !r->violations)
+		if (args[i].bind_err)
 			fprintf(stderr, "\ncontend: warning: thread %u could not be bound to PU %d: %s\n",
 				i, plan[i], strerror(args[i].bind_err));
 

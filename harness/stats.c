@@ -13,7 +13,7 @@ double jain_index(const double *x, size_t n)
 		sq += x[i] * x[i];
 	}
 	if (n == 0 || sq == 0)
-		return 1.0;
+		return NAN;
 	return sum * sum / ((double)n * sq);
 }
 

@@ -8,7 +8,8 @@
 
 /*
  * Jain's fairness index (sum x)^2 / (n * sum x^2): 1 when every thread got
- * the same share, 1/n when one got everything.  1 for n == 0 or all zero.
+ * the same share, 1/n when one got everything.  NaN (undefined, an empty CSV
+ * cell) for n == 0 or when nobody did anything: no work is not fairness.
  */
 double jain_index(const double *x, size_t n);
 

@@ -7,6 +7,7 @@
 #   plottitle  workload, parameters, placement and host
 #   nseries    number of index blocks in datafile
 #   plotdir    the folder holding these scripts
+#   xmin, xmax smallest and largest thread count (throughput, fairness)
 if (term eq 'svg') {
 	set terminal svg size 1000,620 dynamic noenhanced font 'sans,11' background '#ffffff'
 } else {

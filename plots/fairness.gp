@@ -9,7 +9,7 @@ set xlabel 'threads (* = oversubscribed)'
 set ylabel 'index (0..1), median over repetitions'
 set logscale x 2
 set yrange [0:1.05]
-set offsets graph 0.05, graph 0.05, 0, 0
+set xrange [xmin / 1.3 : xmax * 1.3]
 plot for [i=0:nseries-1] datafile index i using 1:2:xtic(4) \
 	with linespoints lt (i+1) title sprintf('%s Jain', columnhead(1)), \
      for [i=0:nseries-1] datafile index i using 1:3 \

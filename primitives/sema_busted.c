@@ -5,18 +5,23 @@
  * IMPL_TEST_ONLY: never part of `all`, never benchmarked.
  *
  * The bug is the classic check-then-act: it loads the count, checks that n
- * fit, and then stores count - n instead of compare-and-swapping.  Two
- * acquirers that load the same value both succeed.  A short pause between
- * the check and the store (a stand-in for a preemption or cache miss)
- * widens the window so the stress test catches it on every run rather
- * than eventually.  Everything is atomic, so ThreadSanitizer stays quiet:
- * the bug is in the protocol, which is what the checker must find.
+ * fit, and then subtracts n without re-checking (instead of one
+ * compare-and-swap from the value it checked).  Two acquirers that both
+ * see n free both succeed.  A short pause between the check and the
+ * subtraction (a stand-in for a preemption or cache miss) widens the
+ * window so the stress test catches it on every run rather than
+ * eventually.  The subtraction is a fetch_sub, so no release is ever lost:
+ * the one failure is over-admission, which is what the checker must find
+ * (a plain store of count - n would also lose releases and end in a hang,
+ * which the watchdog catches but which proves less).  Everything is
+ * atomic, so ThreadSanitizer stays quiet: the bug is in the protocol.
  */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 
 #include "chaos.h"
+#include "clock.h"
 #include "sema.h"
 
 #define WINDOW_PAUSES 64
@@ -47,13 +52,13 @@ static void busted_destroy(struct sema *s)
 
 static bool take_racy(struct busted_sema *b, unsigned n)
 {
-	uint32_t v = atomic_load(&b->avail);
+	int32_t v = (int32_t)atomic_load(&b->avail);
 
-	if (v < n)
+	if (v < (int32_t)n)
 		return false;
 	for (int i = 0; i < WINDOW_PAUSES; i++)
 		cpu_relax();
-	atomic_store(&b->avail, v - n);	/* BUG: should be a CAS from v */
+	atomic_fetch_sub(&b->avail, n);	/* BUG: should be a CAS from v */
 	return true;
 }
 
@@ -61,10 +66,13 @@ static int busted_acquire(struct sema *s, unsigned n, const struct ctx *ctx)
 {
 	struct busted_sema *b = to_bs(s);
 
-	(void)ctx;
+	uint64_t deadline = ctx_deadline(ctx);
+
 	if (n == 0 || n > b->cap)
 		return EINVAL;
 	while (!take_racy(b, n)) {
+		if (deadline && mono_ns() >= deadline)
+			return ETIMEDOUT;
 		chaos_point();
 		sched_yield();
 	}
@@ -87,7 +95,9 @@ static void busted_release(struct sema *s, unsigned n)
 
 static unsigned busted_available(struct sema *s)
 {
-	return atomic_load(&to_bs(s)->avail);
+	int32_t v = (int32_t)atomic_load(&to_bs(s)->avail);
+
+	return v < 0 ? 0 : (unsigned)v;
 }
 
 const struct sema_ops sema_busted_ops = {
