@@ -199,7 +199,9 @@ static void run_help(void)
 	     "  --warmup 200ms         unmeasured time before it\n"
 	     "  --reps N               repetitions, implementations interleaved (default 3)\n"
 	     "  --param key=v[,v]      a workload parameter; a list sweeps it\n"
-	     "  --no-latency           do not record latency (to measure what it costs)\n"
+	     "  --latency on|off|on,off  record latency; on,off interleaves trials with and\n"
+	     "                         without it, to measure what recording costs\n"
+	     "  --no-latency           the same as --latency off\n"
 	     "  --out DIR              run folder (default results/<run-id>, and results/latest)\n\n"
 	     "`contend list` shows the workloads and their parameters.");
 }
@@ -314,6 +316,7 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 		{ "reps", required_argument, NULL, 'r' },
 		{ "param", required_argument, NULL, 'P' },
 		{ "no-latency", no_argument, NULL, 'L' },
+		{ "latency", required_argument, NULL, 'l' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -331,7 +334,8 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 	cfg->duration_ns = 1000000000u;
 	cfg->warmup_ns = 200000000u;
 	cfg->reps = 3;
-	cfg->latency = true;
+	cfg->latency[0] = true;
+	cfg->nlatency = 1;
 	cfg->topo = machine;
 
 	/* Options may come before or after the workload name. */
@@ -358,8 +362,23 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 				       err, sizeof(err)))
 				usage_error("%s", err);
 			break;
-		case 'P':
 		case 'L':
+			cfg->latency[0] = false;
+			cfg->nlatency = 1;
+			break;
+		case 'l':
+			if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
+				cfg->latency[0] = !strcmp(optarg, "on");
+				cfg->nlatency = 1;
+			} else if (!strcmp(optarg, "on,off") || !strcmp(optarg, "off,on")) {
+				cfg->latency[0] = !strncmp(optarg, "on", 2);
+				cfg->latency[1] = !cfg->latency[0];
+				cfg->nlatency = 2;
+			} else {
+				usage_error("invalid --latency '%s' (valid: on off on,off)", optarg);
+			}
+			break;
+		case 'P':
 		case 'o':
 			break;	/* need the workload first: second pass */
 		case 'h':
@@ -399,8 +418,6 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'P')
 			parse_param(cfg, optarg, seen);
-		else if (c == 'L')
-			cfg->latency = false;
 		else if (c == 'o')
 			ra->out = optarg;
 	}
@@ -496,7 +513,8 @@ static unsigned note_skips(const struct run_config *cfg, struct output *out,
 				fprintf(log, "contend: skipping %s\n", what);
 		}
 	}
-	return runnable * cfg->reps * cfg->nthreads * cfg->nplacements;
+	return runnable * cfg->reps * cfg->nthreads * cfg->nplacements *
+	       cfg->nlatency;
 }
 
 static int run_into(struct run_config *cfg, struct output *out, int *status)
@@ -578,10 +596,11 @@ static const char *const suite_default[][16] = {
 	{ "sema/closed", "--threads", "1,2,4", "--reps", "5", NULL },
 	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
 	  "--param", "think_ns=500", "--reps", "5", NULL },
-	{ "sema/closed", "--threads", "1", "--no-latency", "--reps", "5", NULL },
+	{ "sema/closed", "--threads", "1", "--latency", "on,off", "--reps", "9",
+	  NULL },
 	{ "sema/closed", "--threads", "2,4", "--param", "permits=4",
 	  "--param", "weight=1,2", "--param", "hold_ns=1000", "--reps", "3", NULL },
-	{ "sema/open", "--threads", "2", "--param", "rate=100k,400k",
+	{ "sema/open", "--threads", "2", "--param", "rate=100k,300k",
 	  "--param", "hold_ns=2000", "--reps", "3", NULL },
 	{ NULL },
 };
@@ -590,7 +609,7 @@ static const char *const suite_long[][16] = {
 	{ "sema/closed", "--threads", "1,2,4,8,max", "--placement", "compact,scatter",
 	  "--param", "hold_ns=0,100,1000", "--param", "think_ns=0,1000",
 	  "--duration", "2s", "--reps", "11", NULL },
-	{ "sema/closed", "--threads", "1", "--no-latency", "--duration", "2s",
+	{ "sema/closed", "--threads", "1", "--latency", "on,off", "--duration", "2s",
 	  "--reps", "11", NULL },
 	{ "sema/closed", "--threads", "2,4,8", "--param", "permits=4,16",
 	  "--param", "weight=1,2,4", "--param", "hold_ns=1000", "--reps", "11",

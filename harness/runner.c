@@ -348,7 +348,7 @@ void runner_combo(const struct run_config *cfg, unsigned k, double *param)
 unsigned runner_count(const struct run_config *cfg)
 {
 	return cfg->reps * runner_combos(cfg) * cfg->nthreads *
-	       cfg->nplacements * cfg->nimpls;
+	       cfg->nplacements * cfg->nimpls * cfg->nlatency;
 }
 
 static void fmt_hms(char *buf, size_t len, double s)
@@ -389,15 +389,18 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 	for (unsigned k = 0; k < combos && !rc; k++)
 	for (unsigned ti = 0; ti < cfg->nthreads && !rc; ti++)
 	for (unsigned pi = 0; pi < cfg->nplacements && !rc; pi++)
-	for (unsigned ii = 0; ii < cfg->nimpls && !rc; ii++) {
+	for (unsigned ii = 0; ii < cfg->nimpls && !rc; ii++)
+	for (unsigned li = 0; li < cfg->nlatency && !rc; li++) {
 		/* Rotate the implementation order each repetition. */
 		const struct impl_info *impl =
 			cfg->impls[(ii + rep) % cfg->nimpls];
+		/* Latency on/off alternate first, so the pair sits together. */
+		bool latency = cfg->latency[(li + rep) % cfg->nlatency];
 		struct trial t = {
 			.wl = cfg->wl,
 			.impl = impl,
 			.nthreads = cfg->threads[ti],
-			.latency = cfg->latency,
+			.latency = latency,
 			.warmup_ns = cfg->warmup_ns,
 		};
 		struct trial_result r = { 0 };
@@ -411,7 +414,7 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 		}
 		progress(cfg, done, total, start, &t, cfg->placements[pi],
 			 rep + 1);
-		if (cfg->latency) {
+		if (latency) {
 			merged = malloc(sizeof(*merged));
 			if (!merged)
 				return ENOMEM;
@@ -426,7 +429,7 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 			r.nthreads = t.nthreads;
 			r.placement = cfg->placements[pi];
 			r.oversubscribed = t.nthreads > npus;
-			r.latency = cfg->latency;
+			r.latency = latency;
 			r.rep = rep + 1;
 			r.seq = seq;
 			rc = sink(arg, &r);

@@ -31,7 +31,8 @@ struct run_config {
 	unsigned nvalues[MAX_PARAMS];
 	uint64_t duration_ns, warmup_ns;
 	unsigned reps;
-	bool latency;
+	bool latency[2];	/* latency recording settings to run, in order */
+	unsigned nlatency;	/* 1, or 2 to interleave on and off */
 	struct topo *topo;	/* this machine */
 };
 
