@@ -15,15 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "compare.h"
 #include "output.h"
 #include "parse.h"
-#include "plot.h"
+#include "report.h"
 #include "registry.h"
 #include "runner.h"
 #include "stress.h"
+#include "summary.h"
 #include "topo.h"
 #include "workload.h"
 
@@ -182,9 +186,26 @@ static int cmd_topo(int argc, char **argv)
 
 /* ---- run ----------------------------------------------------------- */
 
+/* "2%", "2" (both percent) -> 0.02 */
+static double parse_percent(const char *what, const char *s)
+{
+	char buf[64], err[256];
+	double v;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	if (*buf && buf[strlen(buf) - 1] == '%')
+		buf[strlen(buf) - 1] = '\0';
+	if (parse_number(what, buf, 0, 1000, &v, err, sizeof(err)))
+		usage_error("invalid %s '%s': expected a percentage such as 2%%", what, s);
+	return v / 100;
+}
+
+
 struct run_args {
 	struct run_config cfg;
 	const char *out;
+	double ci_target;	/* relative CI half-width to reach, 0 = off */
+	unsigned max_reps;
 };
 
 static void run_help(void)
@@ -202,7 +223,10 @@ static void run_help(void)
 	     "  --latency on|off|on,off  record latency; on,off interleaves trials with and\n"
 	     "                         without it, to measure what recording costs\n"
 	     "  --no-latency           the same as --latency off\n"
-	     "  --out DIR              run folder (default results/<run-id>, and results/latest)\n\n"
+	     "  --out DIR              run folder (default results/<run-id>, and results/latest)\n"
+	     "  --ci-target PCT        keep adding interleaved repetitions until every group's\n"
+	     "                         throughput median has a 95% CI within +-PCT\n"
+	     "  --max-reps N           ...or N repetitions have run (default 30)\n\n"
 	     "`contend list` shows the workloads and their parameters.");
 }
 
@@ -318,12 +342,14 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 		{ "no-latency", no_argument, NULL, 'L' },
 		{ "latency", required_argument, NULL, 'l' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "ci-target", required_argument, NULL, 'C' },
+		{ "max-reps", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct run_config *cfg = &ra->cfg;
 	const char *impl_arg = "all", *threads_arg = "1,max";
-	bool seen[MAX_PARAMS] = { false };
+	bool seen[MAX_PARAMS] = { false }, reps_given = false;
 	char err[512], names[512];
 	const struct family *f;
 	int c;
@@ -361,6 +387,17 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 			if (parse_uint("repetition count", optarg, 1, 1000, &cfg->reps,
 				       err, sizeof(err)))
 				usage_error("%s", err);
+			reps_given = true;
+			break;
+		case 'C':
+			ra->ci_target = parse_percent("--ci-target", optarg);
+			if (ra->ci_target <= 0)
+				usage_error("invalid --ci-target '%s': must be positive", optarg);
+			break;
+		case 'M':
+			if (parse_uint("--max-reps", optarg, 1, 1000, &ra->max_reps,
+				       err, sizeof(err)))
+				usage_error("%s", err);
 			break;
 		case 'L':
 			cfg->latency[0] = false;
@@ -387,6 +424,17 @@ static void parse_run(int argc, char **argv, struct run_args *ra,
 		default:
 			exit(EXIT_USAGE);
 		}
+	}
+	if (ra->max_reps && !ra->ci_target)
+		usage_error("--max-reps goes with --ci-target");
+	if (ra->ci_target) {
+		if (!ra->max_reps)
+			ra->max_reps = 30;
+		/* Fewer than 6 can never give a 95% order-statistic CI. */
+		if (!reps_given)
+			cfg->reps = 6;
+		if (cfg->reps > ra->max_reps)
+			usage_error("--reps %u is more than --max-reps %u", cfg->reps, ra->max_reps);
 	}
 	if (optind >= argc) {
 		workload_names(names, sizeof(names));
@@ -517,13 +565,55 @@ static unsigned note_skips(const struct run_config *cfg, struct output *out,
 	       cfg->nlatency;
 }
 
-static int run_into(struct run_config *cfg, struct output *out, int *status)
+/*
+ * --ci-target: after the first repetitions, add one interleaved repetition
+ * at a time until every group's throughput CI is within the target or
+ * max_reps is reached; say which, on stderr and in meta.
+ */
+static int reach_ci_target(struct run_args *ra, struct output *out,
+			   struct sink_ctx *sc)
 {
+	struct run_config *cfg = &ra->cfg;
+	unsigned done = cfg->reps, over = 0;
+	double worst = INFINITY;
+	char line[256];
+	int rc = 0;
+
+	for (;;) {
+		const struct csv_table *t = output_table(out, cfg->wl);
+
+		worst = t ? summary_worst_ci(t, "throughput_ops_s", &over, ra->ci_target) : INFINITY;
+		if (worst <= ra->ci_target || done >= ra->max_reps || runner_interrupted())
+			break;
+		cfg->rep_base = done;
+		cfg->reps = 1;
+		rc = runner_run(cfg, print_and_store, sc);
+		if (rc)
+			break;
+		done++;
+	}
+	if (worst <= ra->ci_target)
+		snprintf(line, sizeof(line), "%s: reached +-%.2f%% after %u repetitions (worst group +-%.2f%%)",
+			 cfg->wl->name, ra->ci_target * 100, done, worst * 100);
+	else
+		snprintf(line, sizeof(line), "%s: not reached: stopped at %u repetitions (max %u); %u group(s) above +-%.2f%%, worst +-%.2f%%",
+			 cfg->wl->name, done, ra->max_reps, over, ra->ci_target * 100,
+			 worst * 100);
+	fprintf(stderr, "ci-target %s\n", line);
+	output_note(out, "ci_target", line);
+	return rc;
+}
+
+static int run_into(struct run_args *ra, struct output *out, int *status)
+{
+	struct run_config *cfg = &ra->cfg;
 	struct sink_ctx sc = { .out = out };
 	int rc;
 
 	note_skips(cfg, out, stderr, NULL, 0);
 	rc = runner_run(cfg, print_and_store, &sc);
+	if (!rc && ra->ci_target)
+		rc = reach_ci_target(ra, out, &sc);
 	if (rc == EINTR || runner_interrupted()) {
 		*status = EXIT_INTR;
 		return EINTR;
@@ -575,7 +665,7 @@ static int cmd_run(int argc, char **argv)
 	if (output_open(&out, ra.out, results_root, argc + 1, argv - 1, err, sizeof(err)))
 		usage_error("%s", err);
 	runner_install_sigint();
-	run_into(&ra.cfg, out, &status);
+	run_into(&ra, out, &status);
 	output_csv_name(ra.cfg.wl->name, csv, sizeof(csv));
 	fprintf(stderr, "%s: %s/%s and %s/meta\n",
 		status == EXIT_INTR ? "interrupted; completed trials kept in" : "results",
@@ -593,15 +683,19 @@ static int cmd_run(int argc, char **argv)
  * longer trials, more thread counts).  Each line is a `contend run`.
  */
 static const char *const suite_default[][16] = {
-	{ "sema/closed", "--threads", "1,2,4", "--reps", "5", NULL },
+	{ "sema/closed", "--threads", "1,2,4", "--reps", "9", "--duration", "500ms",
+	  "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
-	  "--param", "think_ns=500", "--reps", "5", NULL },
+	  "--param", "think_ns=500", "--reps", "9", "--duration", "500ms",
+	  "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "1", "--latency", "on,off", "--reps", "9",
-	  NULL },
+	  "--duration", "500ms", "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "2,4", "--param", "permits=4",
-	  "--param", "weight=1,2", "--param", "hold_ns=1000", "--reps", "3", NULL },
+	  "--param", "weight=1,2", "--param", "hold_ns=1000", "--reps", "7",
+	  "--duration", "500ms", "--warmup", "100ms", NULL },
 	{ "sema/open", "--threads", "2", "--param", "rate=100k,300k",
-	  "--param", "hold_ns=2000", "--reps", "3", NULL },
+	  "--param", "hold_ns=2000", "--reps", "7", "--duration", "500ms",
+	  "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
@@ -675,23 +769,35 @@ static int cmd_bench(int argc, char **argv)
 	clock_init();
 	if (output_open(&out, outdir, results_root, argc + 1, argv - 1, err, sizeof(err)))
 		usage_error("%s", err);
+	for (unsigned k = 0; k < n; k++) {
+		char line[1024] = "contend run";
+
+		for (unsigned a = 0; suite[k][a]; a++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 " %s", suite[k][a]);
+		output_note(out, "suite", line);
+	}
 	runner_install_sigint();
 	for (unsigned k = 0; k < n; k++) {
 		fprintf(stderr, "== %u/%u: %s\n", k + 1, n, ra[k].cfg.wl->name);
-		if (run_into(&ra[k].cfg, out, &status) == EINTR)
+		if (run_into(&ra[k], out, &status) == EINTR)
 			break;
 	}
 	snprintf(dir, sizeof(dir), "%s", output_dir(out));
 	output_close(out, status_word(status));
-	if (plot && status != EXIT_INTR && plot_run(dir, stderr))
-		status = status ? status : EXIT_ENV;
+	if (plot && status != EXIT_INTR) {
+		const char *dirs[] = { dir };
+
+		if (report_write(dirs, 1, NULL, stderr))
+			status = status ? status : EXIT_ENV;
+	}
 	printf("\nrun folder: %s%s\n", dir,
 	       outdir ? "" : " (also results/latest)");
 	printf("  CSV:    %s/*.csv (one per workload; columns in README.md)\n", dir);
 	printf("  meta:   %s/meta\n", dir);
 	if (plot && status != EXIT_INTR) {
 		printf("  charts: %s/*.png and *.svg\n", dir);
-		printf("  report: %s/charts.md\n", dir);
+		printf("  report: %s/report.md\n", dir);
 	}
 	topo_free(machine);
 	return status;
@@ -786,19 +892,121 @@ static int cmd_stress(int argc, char **argv)
 	return failed ? EXIT_FAIL : 0;
 }
 
-/* ---- plot ---------------------------------------------------------- */
+/* ---- compare ------------------------------------------------------- */
 
-static int cmd_plot(int argc, char **argv)
+static int cmd_compare(int argc, char **argv)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		puts("usage: contend plot RUN_DIR\n\nDraws the charts (PNG and SVG) of a run folder with gnuplot.");
-		return 0;
+	static const struct option opts[] = {
+		{ "impl", required_argument, NULL, 'i' },
+		{ "vs", required_argument, NULL, 'v' },
+		{ "metric", required_argument, NULL, 'm' },
+		{ "threshold", required_argument, NULL, 't' },
+		{ "fail-if-slower", required_argument, NULL, 'f' },
+		{ "csv", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct compare_opts o = {
+		.metric = "throughput_ops_s",
+		.threshold = 0.02,
+		.fail_if_slower = -1,
+		.alpha = 0.05,
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o.impl_a = optarg; break;
+		case 'v': o.impl_b = optarg; break;
+		case 'm': o.metric = optarg; break;
+		case 't': o.threshold = parse_percent("threshold", optarg); break;
+		case 'f': o.fail_if_slower = parse_percent("--fail-if-slower", optarg); break;
+		case 'c': o.csv_path = optarg; break;
+		case 'h':
+			puts("usage: contend compare RUN_A RUN_B [options]\n"
+			     "       contend compare RUN --impl A --vs B [options]\n\n"
+			     "  --metric COL           CSV column to compare (default throughput_ops_s;\n"
+			     "                         lat_* columns: lower is better)\n"
+			     "  --threshold 2%         smallest change called faster or slower\n"
+			     "  --fail-if-slower PCT   exit 1 if anything is significantly slower by PCT\n"
+			     "  --csv FILE             also write the table as CSV\n\n"
+			     "For each group (workload, parameters, threads, placement) present on both\n"
+			     "sides: the ratio of medians B/A with a bootstrap 95% CI, a two-sided\n"
+			     "Mann-Whitney U p-value, Holm's correction over all rows, and a verdict that\n"
+			     "needs both p(Holm) < 0.05 and a change of at least the threshold.");
+			return 0;
+		default:
+			exit(EXIT_USAGE);
+		}
 	}
-	if (argc != 2)
-		usage_error("plot needs one run folder");
-	if (access(argv[1], R_OK | X_OK))
-		usage_error("cannot open run folder '%s': %s", argv[1], strerror(errno));
-	return plot_run(argv[1], stderr) ? EXIT_ENV : 0;
+	if (optind >= argc)
+		usage_error("compare needs one run folder with --impl A --vs B, or two run folders");
+	o.run_a = argv[optind];
+	if (optind + 1 < argc)
+		o.run_b = argv[optind + 1];
+	if (optind + 2 < argc)
+		usage_error("unexpected argument '%s'", argv[optind + 2]);
+	if (o.run_b && (o.impl_a || o.impl_b))
+		usage_error("--impl/--vs compare within one run; give one run folder");
+	if (!o.run_b && (!o.impl_a || !o.impl_b))
+		usage_error("comparing within one run needs --impl A --vs B");
+	return compare_runs(&o, stdout, stderr);
+}
+
+/* ---- report -------------------------------------------------------- */
+
+static int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *out = NULL;
+	char dflt[PATH_MAX];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'h':
+			puts("usage: contend report RUN_DIR... [--out DIR]\n\n"
+			     "Writes report.md with every chart (PNG and SVG), median tables with 95%\n"
+			     "confidence intervals, verdicts against each family's baseline, noise\n"
+			     "signals and flagged trials.  One run folder: into that folder.  Several\n"
+			     "(other hosts or dates): combined, each series named impl@host, into\n"
+			     "--out DIR (default results/combined-<time>).");
+			return 0;
+		default:
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind >= argc)
+		usage_error("report needs at least one run folder");
+	for (int i = optind; i < argc; i++) {
+		char meta[PATH_MAX + 8];
+
+		snprintf(meta, sizeof(meta), "%s/meta", argv[i]);
+		if (access(meta, R_OK))
+			usage_error("'%s' is not a run folder (no readable meta)", argv[i]);
+	}
+	if (!out && argc - optind > 1) {
+		time_t now = time(NULL);
+		struct tm tm;
+		char stamp[32];
+
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+		snprintf(dflt, sizeof(dflt), "%s/combined-%s", results_root, stamp);
+		out = dflt;
+	}
+	if (out && mkdir(out, 0777) && errno != EEXIST)
+		usage_error("cannot create '%s': %s", out, strerror(errno));
+	if (report_write((const char *const *)argv + optind, (size_t)(argc - optind),
+			 out, stderr))
+		return EXIT_ENV;
+	printf("report: %s/report.md\n", out ? out : argv[optind]);
+	return 0;
 }
 
 /* ---- main ---------------------------------------------------------- */
@@ -813,7 +1021,9 @@ static const struct command {
 	{ "run", cmd_run, "run one workload over implementations, threads, parameters" },
 	{ "bench", cmd_bench, "run a suite into one run folder and draw its charts" },
 	{ "stress", cmd_stress, "check a family's invariants under stress" },
-	{ "plot", cmd_plot, "draw the charts of a run folder" },
+	{ "report", cmd_report, "charts and report.md for one run, or several combined" },
+	{ "plot", cmd_report, "the same as report" },
+	{ "compare", cmd_compare, "significance-tested verdicts between runs or implementations" },
 };
 
 static void main_help(FILE *f)
@@ -841,5 +1051,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	usage_error("unknown command '%s' (valid: list topo run bench stress plot)", argv[1]);
+	usage_error("unknown command '%s' (valid: list topo run bench stress report compare)", argv[1]);
 }

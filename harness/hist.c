@@ -11,6 +11,7 @@
  * Rows report the same value hist_percentile() would (bucket midpoint,
  * clamped to [min, max]; max at 100%) so the table and the summary agree.
  */
+#include <stdlib.h>
 #include <errno.h>
 #include <math.h>
 
@@ -225,4 +226,60 @@ int hist_write_hgrm(const struct hist *h, FILE *f, double unit_scale)
 
 out_err:
 	return errno ? errno : EIO;
+}
+
+int hist_write_counts(const struct hist *h, FILE *f)
+{
+	unsigned long long sum_hi = (unsigned long long)(h->sum >> 64);
+	unsigned long long sum_lo = (unsigned long long)h->sum;
+
+	fprintf(f, "contend-hist 1 %u %llu %llu %llu %llu %llu:%llu\n",
+		(unsigned)HIST_BUCKETS, (unsigned long long)h->count,
+		(unsigned long long)(h->count ? h->min : 0),
+		(unsigned long long)h->max, (unsigned long long)h->clamped,
+		sum_hi, sum_lo);
+	for (size_t i = 0; i < HIST_BUCKETS; i++)
+		if (h->counts[i])
+			fprintf(f, "%zu %llu\n", i, (unsigned long long)h->counts[i]);
+	fflush(f);
+	return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
+int hist_read_counts(struct hist *h, FILE *f)
+{
+	unsigned long long count, min, max, clamped, hi, lo, c, seen = 0;
+	unsigned buckets, version;
+	struct hist *tmp;
+	size_t i;
+
+	if (fscanf(f, "contend-hist %u %u %llu %llu %llu %llu %llu:%llu",
+		   &version, &buckets, &count, &min, &max, &clamped, &hi,
+		   &lo) != 8 || version != 1 || buckets != HIST_BUCKETS)
+		return EINVAL;
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp)
+		return ENOMEM;
+	hist_init(tmp);
+	while (fscanf(f, "%zu %llu", &i, &c) == 2) {
+		if (i >= HIST_BUCKETS) {
+			free(tmp);
+			return EINVAL;
+		}
+		tmp->counts[i] += c;
+		seen += c;
+	}
+	if (seen != count || (!feof(f) && ferror(f))) {
+		free(tmp);
+		return EINVAL;
+	}
+	tmp->count = count;
+	if (count) {
+		tmp->min = min;
+		tmp->max = max;
+	}
+	tmp->clamped = clamped;
+	tmp->sum = (__extension__(unsigned __int128)hi << 64) | lo;
+	hist_merge(h, tmp);
+	free(tmp);
+	return 0;
 }

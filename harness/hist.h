@@ -116,4 +116,15 @@ uint64_t hist_bucket_high(size_t i);
  */
 int hist_write_hgrm(const struct hist *h, FILE *f, double unit_scale);
 
+/*
+ * The histogram itself, losslessly, so runs can be merged later (the .hgrm
+ * percentile table cannot be):
+ *	contend-hist 1 <buckets> <count> <min> <max> <clamped> <sum>
+ *	<bucket index> <count>		one line per non-empty bucket
+ * hist_read_counts() adds the file into h (merging); 0, EINVAL on a
+ * malformed or mismatched file, or the read's errno.
+ */
+int hist_write_counts(const struct hist *h, FILE *f);
+int hist_read_counts(struct hist *h, FILE *f);
+
 #endif

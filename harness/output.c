@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include "build_info.h"
 #include "clock.h"
@@ -51,7 +54,8 @@ static const char *const tail_cols[] = {
 	"lat_p90_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns",
 	"ops_min", "ops_max", "jain", "starved", "handoff_rate",
 	"errors", "violations", "shed",
-	"clock", "clock_read_ns", "plan_pus", "ran_cpus", "migrated", "hgrm",
+	"clock", "clock_read_ns", "plan_pus", "ran_cpus", "migrated",
+	"steal_pct", "vol_csw", "invol_csw", "hgrm",
 };
 
 const char *output_dir(const struct output *o)
@@ -199,6 +203,34 @@ static int point_latest(const char *root, const char *run_id)
 	return 0;
 }
 
+extern char **environ;
+
+/*
+ * A picture of the machine for the report: lstopo's PNG, when the hwloc
+ * tools are installed.  Best effort: a run without it is still complete.
+ */
+static void draw_topology(const char *dir)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+	char *argv[] = { "lstopo", "--of", "png", "-f", tmp, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status;
+
+	snprintf(path, sizeof(path), "%s/topology.png", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.topology.tmp.png", dir);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (!posix_spawnp(&pid, "lstopo", &fa, NULL, argv, environ) &&
+	    waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    !WEXITSTATUS(status))
+		rename(tmp, path);
+	else
+		unlink(tmp);
+	posix_spawn_file_actions_destroy(&fa);
+}
+
 int output_open(struct output **out, const char *dir, const char *root,
 		int argc, char **argv, char *err, size_t errlen)
 {
@@ -266,6 +298,7 @@ int output_open(struct output **out, const char *dir, const char *root,
 	}
 	if (!dir)
 		point_latest(root, o->run_id);
+	draw_topology(o->dir);
 	*out = o;
 	return 0;
 fail:
@@ -274,15 +307,29 @@ fail:
 	return rc;
 }
 
-void output_note_skip(struct output *o, const char *what)
+void output_note(struct output *o, const char *key, const char *value)
 {
-	size_t add = strlen(what) + 16;
+	size_t add = strlen(key) + strlen(value) + 4;
 	char *p = realloc(o->skips, o->skips_len + add);
 
 	if (!p)
 		return;
 	o->skips = p;
-	o->skips_len += (size_t)snprintf(p + o->skips_len, add, "skipped: %s\n", what);
+	o->skips_len += (size_t)snprintf(p + o->skips_len, add, "%s: %s\n", key, value);
+}
+
+void output_note_skip(struct output *o, const char *what)
+{
+	output_note(o, "skipped", what);
+}
+
+const struct csv_table *output_table(const struct output *o,
+				     const struct workload *wl)
+{
+	for (unsigned i = 0; i < o->ntables; i++)
+		if (o->tables[i].wl == wl)
+			return o->tables[i].csv;
+	return NULL;
 }
 
 static struct table *table_for(struct output *o, const struct workload *wl)
@@ -353,10 +400,21 @@ static int write_hgrm(struct output *o, const struct trial_result *r,
 	rc = atomic_file_open(&af, path);
 	if (rc)
 		return rc;
-	fprintf(af.f, "# %s %s threads=%u placement=%s rep=%u (values in ns)\n",
-		r->wl->name, r->impl->name, r->nthreads,
-		placement_name(r->placement), r->rep);
+	/* Nothing but the HdrHistogram format, so its own plotters read it. */
 	rc = hist_write_hgrm(r->lat, af.f, 1.0);
+	if (rc) {
+		atomic_file_abort(&af);
+		return rc;
+	}
+	rc = atomic_file_commit(&af);
+	if (rc)
+		return rc;
+	/* And the buckets themselves, so reports can merge repetitions. */
+	snprintf(path + strlen(path) - 5, 6, ".hcnt");
+	rc = atomic_file_open(&af, path);
+	if (rc)
+		return rc;
+	rc = hist_write_counts(r->lat, af.f);
 	if (rc) {
 		atomic_file_abort(&af);
 		return rc;
@@ -439,6 +497,12 @@ int output_add(void *arg, const struct trial_result *r)
 	snprintf(big[1], sizeof(big[1]), "%s", r->cpus);
 	row[n++] = big[1];
 	CELL("%u", r->migrated);
+	if (isnan(r->steal_pct))
+		CELL("%s", "");
+	else
+		CELL("%.2f", r->steal_pct);
+	CELL("%ld", r->vcsw);
+	CELL("%ld", r->ivcsw);
 	row[n++] = big[2];
 	for (unsigned i = 0; i < tb->nextras; i++)
 		NUM(r->extra.v[i]);

@@ -32,6 +32,13 @@ int output_close(struct output *o, const char *status);
 
 const char *output_dir(const struct output *o);
 
+/* The rows written so far for a workload (NULL if none yet). */
+const struct csv_table *output_table(const struct output *o,
+				     const struct workload *wl);
+
+/* Record a line in meta (e.g. "ci_target: reached ..."). */
+void output_note(struct output *o, const char *key, const char *value);
+
 /* CSV file name for a workload: "sema/closed" -> "sema_closed.csv". */
 void output_csv_name(const char *workload, char *buf, size_t len);
 

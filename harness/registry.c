@@ -23,6 +23,7 @@ static const struct family sema_family = {
 	.name = "sema",
 	.desc = "counting/binary semaphore, weighted (Go: x/sync/semaphore)",
 	.impls = sema_impls,
+	.baseline = "posix",
 	.stress = &sema_stress,
 };
 

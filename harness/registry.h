@@ -19,6 +19,8 @@ struct family {
 	const char *name;
 	const char *desc;
 	const struct impl_info *const *impls;	/* NULL-terminated */
+	const char *baseline;	/* the well-known library's implementation,
+				 * which reports compare the others against */
 	const struct stress_family *stress;	/* NULL: no stress checker yet */
 };
 

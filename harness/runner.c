@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +62,40 @@ bool runner_interrupted(void)
 	return interrupted;
 }
 
+/* This thread's context switches so far: voluntary and involuntary. */
+static void thread_csw(long *v, long *iv)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru)) {
+		*v = *iv = 0;
+		return;
+	}
+	*v = ru.ru_nvcsw;
+	*iv = ru.ru_nivcsw;
+}
+
+/* Sum of all CPU time and the steal part, from /proc/stat's "cpu" line. */
+static bool read_steal(unsigned long long *total, unsigned long long *steal)
+{
+	unsigned long long f[8] = { 0 };
+	FILE *fp = fopen("/proc/stat", "r");
+	int n;
+
+	if (!fp)
+		return false;
+	n = fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0],
+		   &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7]);
+	fclose(fp);
+	if (n < 8)
+		return false;
+	*total = 0;
+	for (int i = 0; i < 8; i++)
+		*total += f[i];
+	*steal = f[7];
+	return true;
+}
+
 bool worker_enter_phase(struct worker *w, int phase)
 {
 	struct trial *t = w->trial;
@@ -88,17 +123,24 @@ bool worker_enter_phase(struct worker *w, int phase)
 			w->sample_left = 1 + worker_rand(w) % w->sample_every;
 		}
 		w->cpu_start = sched_getcpu();
+		thread_csw(&w->vcsw, &w->ivcsw);
 		w->phase = PHASE_MEASURE;
 		return true;
 	}
 	if (phase == PHASE_STOP) {
+		long v, iv;
+
 		if (w->phase == PHASE_WARMUP) {
 			/* Blocked through the whole measured phase. */
 			w->ops = w->errors = w->handoffs = w->shed = 0;
 			w->cpu_start = sched_getcpu();
+			thread_csw(&w->vcsw, &w->ivcsw);
 			if (w->lat)
 				hist_init(w->lat);
 		}
+		thread_csw(&v, &iv);
+		w->vcsw = v - w->vcsw;
+		w->ivcsw = iv - w->ivcsw;
 		w->cpu_end = sched_getcpu();
 		w->phase = PHASE_STOP;
 		return false;
@@ -192,6 +234,8 @@ static void reduce(struct trial *t, struct trial_result *r, const int *plan)
 		list_append(r->cpus, sizeof(r->cpus), item);
 		if (w->cpu_start != w->cpu_end)
 			r->migrated++;
+		r->vcsw += w->vcsw;
+		r->ivcsw += w->ivcsw;
 	}
 	r->jain = ops ? jain_index(ops, t->nthreads) : NAN;
 	if (!r->ops)
@@ -218,6 +262,8 @@ static int run_trial(const struct run_config *cfg, struct trial *t,
 	pthread_barrier_t gate;
 	int *plan;
 	unsigned started = 0;
+	unsigned long long tot0 = 0, st0 = 0, tot1 = 0, st1 = 0;
+	bool have_steal;
 	uint64_t t0;
 	sigset_t all, old;
 	int rc;
@@ -280,11 +326,16 @@ static int run_trial(const struct run_config *cfg, struct trial *t,
 
 	pthread_barrier_wait(&gate);
 	sleep_ns(cfg->warmup_ns);
+	have_steal = read_steal(&tot0, &st0);
 	atomic_store_explicit(&t->phase, PHASE_MEASURE, memory_order_release);
 	t0 = now_ns();
 	sleep_ns(cfg->duration_ns);
 	atomic_store_explicit(&t->phase, PHASE_STOP, memory_order_release);
 	t->measure_ns = now_ns() - t0;
+	if (have_steal && read_steal(&tot1, &st1) && tot1 > tot0)
+		r->steal_pct = 100.0 * (double)(st1 - st0) / (double)(tot1 - tot0);
+	else
+		r->steal_pct = NAN;
 
 	for (unsigned i = 0; i < t->nthreads; i++) {
 		struct timespec until;
@@ -372,10 +423,10 @@ static void progress(const struct run_config *cfg, unsigned done,
 		tty = isatty(2);
 	fmt_hms(el, sizeof(el), elapsed);
 	fmt_hms(eta, sizeof(eta), per * (total - done));
-	fprintf(stderr, "%s[%u/%u] %s %s threads=%u %s rep %u/%u  elapsed %s  left ~%s%s",
+	fprintf(stderr, "%s[%u/%u] %s %s threads=%u %s rep %u  elapsed %s  left ~%s%s",
 		tty ? "\r\033[K" : "", done + 1, total, t->wl->name,
 		t->impl->name, t->nthreads, placement_name(pl), rep,
-		cfg->reps, el, eta, tty ? "" : "\n");
+		el, eta, tty ? "" : "\n");
 }
 
 int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
@@ -392,10 +443,11 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 	for (unsigned ii = 0; ii < cfg->nimpls && !rc; ii++)
 	for (unsigned li = 0; li < cfg->nlatency && !rc; li++) {
 		/* Rotate the implementation order each repetition. */
+		unsigned r_all = cfg->rep_base + rep;
 		const struct impl_info *impl =
-			cfg->impls[(ii + rep) % cfg->nimpls];
+			cfg->impls[(ii + r_all) % cfg->nimpls];
 		/* Latency on/off alternate first, so the pair sits together. */
-		bool latency = cfg->latency[(li + rep) % cfg->nlatency];
+		bool latency = cfg->latency[(li + r_all) % cfg->nlatency];
 		struct trial t = {
 			.wl = cfg->wl,
 			.impl = impl,
@@ -413,7 +465,7 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 			continue;	/* skipped; the caller reported it */
 		}
 		progress(cfg, done, total, start, &t, cfg->placements[pi],
-			 rep + 1);
+			 r_all + 1);
 		if (latency) {
 			merged = malloc(sizeof(*merged));
 			if (!merged)
@@ -430,7 +482,7 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 			r.placement = cfg->placements[pi];
 			r.oversubscribed = t.nthreads > npus;
 			r.latency = latency;
-			r.rep = rep + 1;
+			r.rep = r_all + 1;
 			r.seq = seq;
 			rc = sink(arg, &r);
 		}

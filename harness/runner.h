@@ -31,6 +31,7 @@ struct run_config {
 	unsigned nvalues[MAX_PARAMS];
 	uint64_t duration_ns, warmup_ns;
 	unsigned reps;
+	unsigned rep_base;	/* repetitions already run (adding more later) */
 	bool latency[2];	/* latency recording settings to run, in order */
 	unsigned nlatency;	/* 1, or 2 to interleave on and off */
 	struct topo *topo;	/* this machine */
@@ -60,6 +61,9 @@ struct trial_result {
 	char plan[1024];		/* "pu;pu;..." logical PUs, "-" unpinned */
 	char cpus[1024];		/* CPU each thread was on at the stop */
 	unsigned migrated;		/* threads whose CPU changed while measuring */
+	/* Noise signals. */
+	double steal_pct;		/* % of CPU time stolen by the hypervisor */
+	long vcsw, ivcsw;		/* voluntary / involuntary context switches */
 };
 
 typedef int (*trial_sink)(void *arg, const struct trial_result *r);

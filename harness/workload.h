@@ -66,6 +66,7 @@ struct worker {
 	uint64_t sample_every;	/* mean sampling period, 0 = latency off */
 	uint64_t sample_left;	/* countdown to the next timed operation */
 	uint64_t rng;		/* xorshift state, seeded per thread */
+	long vcsw, ivcsw;	/* context switches while measuring (getrusage) */
 	double extra[MAX_EXTRAS]; /* workload-defined per-thread sums */
 	struct hist *lat;	/* NULL when latency recording is off */
 } cacheline_aligned;

@@ -607,5 +607,36 @@ int main(void)
 	test_clamp();
 	test_hgrm();
 	test_empty();
-	return tap_done();
+		/* Lossless counts file: write, read back into an empty histogram. */
+	{
+		struct hist *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+		FILE *f = tmpfile();
+		bool same = true;
+
+		hist_init(a);
+		hist_init(b);
+		for (uint64_t v = 1; v < 5000000; v = v * 3 / 2 + 1)
+			hist_record_n(a, v, v % 7 + 1);
+		check_int(hist_write_counts(a, f), ==, 0, "counts file: written");
+		rewind(f);
+		check_int(hist_read_counts(b, f), ==, 0, "counts file: read back");
+		for (size_t i = 0; i < HIST_BUCKETS; i++)
+			same &= a->counts[i] == b->counts[i];
+		check(same && a->count == b->count && a->min == b->min &&
+		      a->max == b->max && a->sum == b->sum,
+		      "counts file: round trip is lossless (counts, min, max, sum)");
+		rewind(f);
+		check_int(hist_read_counts(b, f), ==, 0, "counts file: a second read merges");
+		check_uint(b->count, ==, 2 * a->count, "counts file: merged count doubles");
+		fclose(f);
+		f = tmpfile();
+		fputs("contend-hist 1 7 1 1 1 0 0:1\n", f);
+		rewind(f);
+		check_int(hist_read_counts(b, f), ==, EINVAL, "counts file: wrong bucket count is rejected");
+		fclose(f);
+		free(a);
+		free(b);
+	}
+
+return tap_done();
 }
