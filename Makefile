@@ -35,11 +35,20 @@ HWLOC_LIBS = $(shell pkg-config --libs hwloc 2>/dev/null || echo -lhwloc)
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -MMD -MP \
 	-Iharness -Iprimitives -I$(BUILD) $(HWLOC_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
-LDLIBS_ALL = $(HWLOC_LIBS) -lpthread -lm
+# Google Benchmark, behind the C shim harness/gbench.cc (the one C++ file).
+GB_CFLAGS = $(shell pkg-config --cflags benchmark 2>/dev/null)
+GB_LIBS = $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark)
+GB_VERSION = $(shell pkg-config --modversion benchmark 2>/dev/null || echo unknown)
+CXX ?= c++
+CXXFLAGS ?= $(OPT) -g
+ALL_CXXFLAGS = -std=c++17 -Wall -Wextra -Wshadow $(CXXFLAGS) $(SAN) -MMD -MP \
+	-Iharness -Iprimitives -I$(BUILD) $(GB_CFLAGS) -DGB_VERSION='"$(GB_VERSION)"'
+LDLIBS_ALL = $(HWLOC_LIBS) $(GB_LIBS) -lstdc++ -lpthread -lm
 
 MAIN_SRC := harness/cli.c
 LIB_SRC := $(filter-out $(MAIN_SRC),$(wildcard harness/*.c primitives/*.c workloads/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_CXX_SRC := $(wildcard harness/*.cc)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX_SRC:%.cc=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*_test.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SH := $(wildcard tests/*_test.sh)
@@ -94,7 +103,7 @@ $(BUILD)/build_info.h: FORCE
 # Any change of compiler or flags rebuilds everything.
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDLIBS_ALL)' > $@.tmp; \
+	@echo '$(CC) $(ALL_CFLAGS) $(CXX) $(ALL_CXXFLAGS) $(ALL_LDFLAGS) $(LDLIBS_ALL)' > $@.tmp; \
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BUILD)/%.o: %.c $(BUILD)/.flags | $(BUILD)/build_info.h
@@ -102,7 +111,12 @@ $(BUILD)/%.o: %.c $(BUILD)/.flags | $(BUILD)/build_info.h
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/harness/output.o $(BUILD)/harness/plot.o: $(BUILD)/build_info.h
+$(BUILD)/%.o: %.cc $(BUILD)/.flags | $(BUILD)/build_info.h
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CXX     $<")
+	$(Q)$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/harness/output.o $(BUILD)/harness/report.o: $(BUILD)/build_info.h
 
 $(BUILD)/libcontend.a: $(LIB_OBJ)
 	$(if $(Q),@echo "  AR      $@")

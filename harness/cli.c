@@ -21,6 +21,8 @@
 
 #include "clock.h"
 #include "compare.h"
+#include "gbench.h"
+#include "micro.h"
 #include "output.h"
 #include "parse.h"
 #include "report.h"
@@ -55,6 +57,8 @@ static const char *flags_desc(const struct impl_info *i)
 {
 	if (i->flags & IMPL_TEST_ONLY)
 		return "test-only";
+	if (i->flags & IMPL_FLOOR)
+		return "floor";
 	return i->flags & IMPL_FIFO ? "FIFO" : "barging";
 }
 
@@ -247,7 +251,7 @@ static void parse_impls(struct run_config *cfg, const struct family *f,
 	cfg->nimpls = 0;
 	if (!strcmp(arg, "all")) {
 		for_each_impl(f, i, p)
-			if (!(i->flags & IMPL_TEST_ONLY) && !i->unsupported)
+			if (!(i->flags & (IMPL_TEST_ONLY | IMPL_FLOOR)) && !i->unsupported)
 				cfg->impls[cfg->nimpls++] = i;
 		return;
 	}
@@ -675,6 +679,98 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* ---- micro --------------------------------------------------------- */
+
+static void note_gbench(struct output *out)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s; the library reports a %s build%s",
+		 gb_version(), gb_library_is_debug() ? "debug" : "release",
+		 gb_library_is_debug() ?
+		 " (Debian's packaging); every implementation is timed by the same library" : "");
+	output_note(out, "google_benchmark", line);
+}
+
+static int micro_into(const struct micro_opts *mo, struct output *out)
+{
+	note_gbench(out);
+	return micro_run(mo, output_dir(out), output_run_id(out), output_host(out),
+			 output_topo(out), stderr);
+}
+
+static int cmd_micro(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "filter", required_argument, NULL, 'f' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ "min-time", required_argument, NULL, 'm' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct topo *machine = load_machine();
+	struct micro_opts mo = {
+		.reps = 9,
+		.min_time_s = 0.1,
+		.max_threads = topo_npus(machine),
+	};
+	const char *outdir = NULL;
+	struct output *out;
+	char err[512];
+	uint64_t ns;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': mo.filter = optarg; break;
+		case 'r':
+			if (parse_uint("repetition count", optarg, 1, 1000, &mo.reps, err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'm':
+			if (parse_duration(optarg, &ns, err, sizeof(err)))
+				usage_error("%s", err);
+			mo.min_time_s = (double)ns / 1e9;
+			break;
+		case 't':
+			if (parse_uint("thread count", optarg, 2, MAX_THREADS, &mo.max_threads,
+				       err, sizeof(err)))
+				usage_error("%s", err);
+			break;
+		case 'o': outdir = optarg; break;
+		case 'q': mo.quiet = true; break;
+		case 'h':
+			puts("usage: contend micro [--filter REGEX] [--reps N] [--min-time 100ms]\n"
+			     "                     [--threads N] [--out DIR] [--quiet]\n\n"
+			     "Single-operation costs through Google Benchmark, for every implementation\n"
+			     "in the registry (the null floor included): uncontended acquire+release,\n"
+			     "a failing try_acquire, and acquire+release contended at 2, 4, ... N threads\n"
+			     "(default N: the PUs).  Real time, threads pinned inside the body,\n"
+			     "repetitions interleaved.  Writes micro.csv and micro.json into a run\n"
+			     "folder; harness/shim/empty vs native/empty is the shim's own cost.");
+			return 0;
+		default:
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	rc = micro_filter_check(mo.filter);
+	if (rc)
+		usage_error("invalid --filter '%s': %s", mo.filter,
+			    rc == EINVAL ? "not a regular expression" : "matches no benchmark");
+	if (output_open(&out, outdir, results_root, argc + 1, argv - 1, err, sizeof(err)))
+		usage_error("%s", err);
+	rc = micro_into(&mo, out);
+	printf("results: %s/micro.csv and micro.json\n", output_dir(out));
+	output_close(out, rc ? "failed" : "complete");
+	topo_free(machine);
+	return rc == EINVAL ? EXIT_USAGE : rc ? EXIT_ENV : 0;
+}
+
 /* ---- bench --------------------------------------------------------- */
 
 /*
@@ -782,6 +878,18 @@ static int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "== %u/%u: %s\n", k + 1, n, ra[k].cfg.wl->name);
 		if (run_into(&ra[k], out, &status) == EINTR)
 			break;
+	}
+	if (status != EXIT_INTR && !runner_interrupted()) {
+		struct micro_opts mo = {
+			.reps = 9,
+			.min_time_s = suite == suite_long ? 0.5 : 0.05,
+			.max_threads = topo_npus(machine),
+			.quiet = true,
+		};
+
+		fprintf(stderr, "== micro-benchmarks (Google Benchmark)\n");
+		if (micro_into(&mo, out) && !status)
+			status = EXIT_ENV;
 	}
 	snprintf(dir, sizeof(dir), "%s", output_dir(out));
 	output_close(out, status_word(status));
@@ -1020,6 +1128,7 @@ static const struct command {
 	{ "topo", cmd_topo, "the topology and each placement's plan" },
 	{ "run", cmd_run, "run one workload over implementations, threads, parameters" },
 	{ "bench", cmd_bench, "run a suite into one run folder and draw its charts" },
+	{ "micro", cmd_micro, "single-operation costs through Google Benchmark" },
 	{ "stress", cmd_stress, "check a family's invariants under stress" },
 	{ "report", cmd_report, "charts and report.md for one run, or several combined" },
 	{ "plot", cmd_report, "the same as report" },
@@ -1051,5 +1160,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	usage_error("unknown command '%s' (valid: list topo run bench stress report compare)", argv[1]);
+	usage_error("unknown command '%s' (valid: list topo run bench micro stress report compare)", argv[1]);
 }

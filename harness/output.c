@@ -63,6 +63,21 @@ const char *output_dir(const struct output *o)
 	return o->dir;
 }
 
+const char *output_run_id(const struct output *o)
+{
+	return o->run_id;
+}
+
+const char *output_host(const struct output *o)
+{
+	return o->host;
+}
+
+const char *output_topo(const struct output *o)
+{
+	return o->topo;
+}
+
 void output_csv_name(const char *workload, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s.csv", workload);

@@ -31,6 +31,9 @@ int output_add(void *o, const struct trial_result *r);
 int output_close(struct output *o, const char *status);
 
 const char *output_dir(const struct output *o);
+const char *output_run_id(const struct output *o);
+const char *output_host(const struct output *o);
+const char *output_topo(const struct output *o);
 
 /* The rows written so far for a workload (NULL if none yet). */
 const struct csv_table *output_table(const struct output *o,

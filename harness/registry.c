@@ -9,6 +9,7 @@
 
 extern const struct workload sema_closed_workload, sema_open_workload;
 extern const struct stress_family sema_stress;
+extern const struct micro_family sema_micro;
 
 static const struct impl_info *const sema_impls[] = {
 	&sema_mutex_ops.info,
@@ -16,6 +17,7 @@ static const struct impl_info *const sema_impls[] = {
 	&sema_spin_ops.info,
 	&sema_posix_ops.info,
 	&sema_busted_ops.info,
+	&sema_null_ops.info,
 	NULL,
 };
 
@@ -25,6 +27,7 @@ static const struct family sema_family = {
 	.impls = sema_impls,
 	.baseline = "posix",
 	.stress = &sema_stress,
+	.micro = &sema_micro,
 };
 
 const struct family *const families[] = {
@@ -78,11 +81,12 @@ void family_impl_names(const struct family *f, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for_each_impl(f, i, p)
-		if (!(i->flags & IMPL_TEST_ONLY))
+		if (!(i->flags & (IMPL_TEST_ONLY | IMPL_FLOOR)))
 			append(buf, len, i->name);
 	for_each_impl(f, i, p)
-		if (i->flags & IMPL_TEST_ONLY) {
-			snprintf(tmp, sizeof(tmp), "%s(test-only)", i->name);
+		if (i->flags & (IMPL_TEST_ONLY | IMPL_FLOOR)) {
+			snprintf(tmp, sizeof(tmp), "%s(%s)", i->name,
+				 i->flags & IMPL_FLOOR ? "floor" : "test-only");
 			append(buf, len, tmp);
 		}
 }

@@ -12,6 +12,7 @@
 
 #include "impl.h"
 
+struct micro_family;
 struct stress_family;
 struct workload;
 
@@ -22,6 +23,7 @@ struct family {
 	const char *baseline;	/* the well-known library's implementation,
 				 * which reports compare the others against */
 	const struct stress_family *stress;	/* NULL: no stress checker yet */
+	const struct micro_family *micro;	/* NULL: no micro-benchmarks yet */
 };
 
 extern const struct family *const families[];		/* NULL-terminated */

@@ -1068,6 +1068,11 @@ static void verdict_section(struct rep *rp)
 	free(adj);
 }
 
+static int cmp_group(const void *a, const void *b)
+{
+	return strcmp(((const struct group *)a)->key, ((const struct group *)b)->key);
+}
+
 static void micro_section(struct rep *rp)
 {
 	for (size_t i = 0; i < rp->nruns; i++) {
@@ -1082,10 +1087,13 @@ static void micro_section(struct rep *rp)
 			const char *by[] = { "benchmark", "threads" };
 			struct groups gs;
 
+			double shim = NAN, native = NAN;
+
 			if (group_rows(t, by, 2, &gs)) {
 				csv_free(t);
 				continue;
 			}
+			qsort(gs.g, gs.n, sizeof(gs.g[0]), cmp_group);
 			fprintf(rp->md, "\n## Single-operation costs (Google Benchmark, %s)\n\n"
 				"Real time per operation, median over repetitions with its 95%% CI. "
 				"`null` does nothing: its cost is the floor of the plug-in design "
@@ -1097,11 +1105,23 @@ static void micro_section(struct rep *rp)
 
 				if (!stat_of(&w, gs.g[g].rows, gs.g[g].nrows, "real_ns_per_op", &s))
 					continue;
+				const char *name = csv_cell(t, gs.g[g].rows[0],
+						(size_t)csv_col_index(t, "benchmark"));
+
+				if (!strcmp(name, "harness/shim/empty"))
+					shim = s.med;
+				if (!strcmp(name, "native/empty"))
+					native = s.med;
 				fprintf(rp->md, "| %s | %s | %zu | %.2f | %.2f – %.2f | %s |\n",
-					csv_cell(t, gs.g[g].rows[0], (size_t)csv_col_index(t, "benchmark")),
+					name,
 					csv_cell(t, gs.g[g].rows[0], (size_t)csv_col_index(t, "threads")),
 					s.n, s.med, s.lo, s.hi, trust(&s));
 			}
+			if (!isnan(shim) && !isnan(native))
+				fprintf(rp->md, "\nThe shim's own cost: `harness/shim/empty` − `native/empty` = "
+					"%.3f ns per iteration (the same empty body through the C batch "
+					"protocol and as a native C++ loop, in the same run).\n",
+					shim - native);
 			groups_free(&gs);
 		}
 		csv_free(t);
@@ -1145,7 +1165,14 @@ int report_write(const char *const *dirs, size_t ndirs, const char *out_dir,
 		meta_get(r->meta, "run_id", r->run_id, sizeof(r->run_id));
 	}
 	qsort(files, nfiles, sizeof(files[0]), cmp_name);
-	if (!nfiles) {
+	for (size_t i = 0; !nfiles && i < rp.nruns; i++) {
+		snprintf(path, sizeof(path), "%s/micro.csv", rp.runs[i].dir);
+		if (!access(path, R_OK))
+			nfiles = SIZE_MAX;	/* micro-benchmarks only */
+	}
+	if (nfiles == SIZE_MAX)
+		nfiles = 0;
+	else if (!nfiles) {
 		fprintf(log, "contend: no workload CSV in the run folder(s)\n");
 		rc = ENOENT;
 		goto out;

@@ -13,6 +13,8 @@ enum impl_flags {
 	IMPL_FIFO = 1u << 0,	  /* waiters are served strictly in arrival order */
 	IMPL_TEST_ONLY = 1u << 1, /* deliberately broken: a negative control for
 				   * the checkers; never in `all`, never benched */
+	IMPL_FLOOR = 1u << 2,	  /* does nothing: the cost floor of the plug-in
+				   * design, for micro-benchmarks only */
 };
 
 struct impl_info {

@@ -129,4 +129,27 @@ ok $? "...with exactly 7 repetitions recorded"
 grep -q '^ci_target: ' "$tmp/ci2/meta"
 ok $? "...and meta records which happened"
 
+# Micro-benchmarks through the Google Benchmark shim.
+"$CONTEND" micro --filter 'sema/(null|futex)/|empty' --reps 2 --min-time 10ms \
+	--quiet --out "$tmp/micro" >/dev/null 2>&1
+ok $? "contend micro runs (filtered)"
+grep -q '^run_id,host,topology,benchmark,family,impl,case,threads,rep,iterations,real_ns_per_op,cpu_ns_per_op,error,library_build$' "$tmp/micro/micro.csv"
+ok $? "micro.csv has the documented header"
+for b in sema/null/acquire_release sema/futex/try_acquire_fail harness/shim/empty native/empty; do
+	[ "$(grep -c ",$b," "$tmp/micro/micro.csv")" -eq 2 ]
+	ok $? "micro.csv has both repetitions of $b"
+done
+grep -q ',sema/futex/acquire_release/contended,sema,futex,acquire_release,2,' "$tmp/micro/micro.csv"
+ok $? "the contended case runs at 2 threads"
+grep -q '"benchmarks"' "$tmp/micro/micro.json"
+ok $? "Google Benchmark's JSON is kept beside it"
+grep -q '^google_benchmark: .*build' "$tmp/micro/meta"
+ok $? "meta records the library version and its build type"
+"$CONTEND" report "$tmp/micro" >/dev/null 2>&1 && grep -q "The shim's own cost" "$tmp/micro/report.md"
+ok $? "the report shows the shim's own cost"
+"$CONTEND" micro --filter 'no-such-benchmark' --out "$tmp/micro2" >/dev/null 2>&1
+ok $([ $? -eq 2 ] && [ ! -e "$tmp/micro2" ]; echo $?) "a filter that matches nothing exits 2 and writes nothing"
+"$CONTEND" micro --filter '(' --out "$tmp/micro3" >/dev/null 2>&1
+ok $([ $? -eq 2 ] && [ ! -e "$tmp/micro3" ]; echo $?) "a filter that is not a regex exits 2 and writes nothing"
+
 echo "1..$n"

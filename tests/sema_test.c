@@ -292,6 +292,8 @@ int main(void)
 			check(i != NULL, "sema/%s: registered as a test-only negative control", i->name);
 			continue;
 		}
+		if (i->flags & IMPL_FLOOR)
+			continue;	/* does nothing by design: micro-benchmarks only */
 		real++;
 		basics(i->name, ops);
 		weighted(i->name, ops);

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Micro-benchmark cases for the semaphore family:
+ *   acquire_release      uncontended acquire(1) + release(1)
+ *   try_acquire_fail     try_acquire(1) on a semaphore with no free permit
+ *   acquire_release      the same at 2..N threads on one binary semaphore
+ *                        (contended: every thread hammers it)
+ */
+#include <stdlib.h>
+
+#include "micro.h"
+#include "sema.h"
+
+static void *sema1_setup(const struct impl_info *impl)
+{
+	struct sema *s;
+
+	return sema_ops_of(impl)->create(&s, 1) ? NULL : s;
+}
+
+static void *sema0_setup(const struct impl_info *impl)
+{
+	struct sema *s = sema1_setup(impl);
+
+	/* Hold the only permit, so every try_acquire fails. */
+	if (s)
+		sema_ops_of(impl)->acquire(s, 1, NULL);
+	return s;
+}
+
+static void sema_teardown(void *obj, const struct impl_info *impl)
+{
+	sema_ops_of(impl)->destroy(obj);
+}
+
+static void sema0_teardown(void *obj, const struct impl_info *impl)
+{
+	sema_ops_of(impl)->release(obj, 1);
+	sema_teardown(obj, impl);
+}
+
+static void acquire_release(struct gb_state *st, void *obj,
+			    const struct impl_info *impl)
+{
+	const struct sema_ops *ops = sema_ops_of(impl);
+	struct sema *s = obj;
+	size_t n;
+
+	while ((n = gb_next_batch(st)))
+		for (size_t i = 0; i < n; i++) {
+			ops->acquire(s, 1, NULL);
+			ops->release(s, 1);
+		}
+}
+
+static void try_fail(struct gb_state *st, void *obj,
+		     const struct impl_info *impl)
+{
+	const struct sema_ops *ops = sema_ops_of(impl);
+	struct sema *s = obj;
+	size_t n;
+
+	while ((n = gb_next_batch(st)))
+		for (size_t i = 0; i < n; i++)
+			ops->try_acquire(s, 1);
+}
+
+static const struct micro_case sema_cases[] = {
+	{ "acquire_release", true, sema1_setup, acquire_release, sema_teardown },
+	{ "try_acquire_fail", false, sema0_setup, try_fail, sema0_teardown },
+	{ 0 },
+};
+
+const struct micro_family sema_micro = {
+	.cases = sema_cases,
+};
