@@ -5,6 +5,7 @@
 #                     then all of it again under ThreadSanitizer (build-thread/)
 #   make bench        build, run the default suite, draw the charts
 #   make bench-long   the publication-grade suite (opt-in, much longer)
+#   make report       (re)write results/latest/report.md and its charts
 #   make asan         tests under AddressSanitizer + UBSan (build-address-undefined/)
 #   make clean
 #
@@ -69,7 +70,7 @@ DEPS_CHECK = \
 	command -v prove >/dev/null 2>&1 || missing="$$missing perl"; \
 	pkg-config --exists benchmark 2>/dev/null || missing="$$missing libbenchmark-dev"
 
-.PHONY: all deps test check test-run bench bench-long asan tsan clean FORCE
+.PHONY: all deps test check test-run bench bench-long report asan tsan clean FORCE
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory $(CONTEND)
@@ -156,6 +157,9 @@ bench: all
 
 bench-long: all
 	$(Q)$(CONTEND) bench --suite long
+
+report: all
+	$(Q)$(CONTEND) report $(or $(RUN),results/latest)
 
 clean:
 	rm -rf build build-*
