@@ -334,6 +334,23 @@ static void paths(struct rep *rp, const struct wl *w, unsigned ci,
 	snprintf(base, PATH_MAX, "%s/%s", rp->out, rel);
 }
 
+/*
+ * Draw a chart whose data is in dat (nothing when no series had data),
+ * and reference it in the report.
+ */
+static void draw(struct rep *rp, const char *script, const char *dat,
+		 const char *base, const char *rel, const char *title,
+		 unsigned nseries, const char *extra, const char *alt)
+{
+	if (!nseries) {
+		unlink(dat);
+		return;
+	}
+	if (gnuplot(rp, script, dat, base, title, nseries, extra))
+		rp->err = EIO;
+	fprintf(rp->md, "![%s](%s.png)\n", alt, rel);
+}
+
 /* Throughput or fairness chart over thread counts. */
 static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 			  const char *config, const unsigned *threads,
@@ -385,13 +402,9 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 	}
 	fclose(f);
 	free(rows);
-	if (!nseries)
-		return;
 	snprintf(xr, sizeof(xr), "xmin=%u; xmax=%u", threads[0], threads[nt - 1]);
-	if (gnuplot(rp, fairness ? "fairness" : "throughput", dat, base, title,
-		    nseries, xr))
-		rp->err = EIO;
-	fprintf(rp->md, "![%s](%s.png)\n", fairness ? "fairness" : "throughput", rel);
+	draw(rp, fairness ? "fairness" : "throughput", dat, base, rel, title,
+	     nseries, xr, fairness ? "fairness" : "throughput");
 }
 
 /* Percentiles p50..max at one thread count. */
@@ -399,7 +412,7 @@ static void chart_latency(struct rep *rp, const struct wl *w, unsigned ci,
 			  const char *config, unsigned threads,
 			  const char *title)
 {
-	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[32], t2[1100];
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[64], t2[1100];
 	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
 	unsigned nseries = 0;
 	FILE *f;
@@ -431,14 +444,9 @@ static void chart_latency(struct rep *rp, const struct wl *w, unsigned ci,
 	}
 	fclose(f);
 	free(rows);
-	if (!nseries) {
-		unlink(dat);
-		return;
-	}
 	snprintf(t2, sizeof(t2), "%s, %u threads", title, threads);
-	if (gnuplot(rp, "latency", dat, base, t2, nseries, NULL))
-		rp->err = EIO;
-	fprintf(rp->md, "![latency, %u threads](%s.png)\n", threads, rel);
+	snprintf(kind, sizeof(kind), "latency, %u threads", threads);
+	draw(rp, "latency", dat, base, rel, t2, nseries, NULL, kind);
 }
 
 /* Merge the .hcnt histograms of rows into h; false if none readable. */
@@ -479,7 +487,7 @@ static void chart_percentiles(struct rep *rp, const struct wl *w, unsigned ci,
 			      const char *config, unsigned threads,
 			      const char *title)
 {
-	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[32], t2[1100];
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[64], t2[1100];
 	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
 	struct hist *h = malloc(sizeof(*h));
 	unsigned nseries = 0;
@@ -517,14 +525,9 @@ static void chart_percentiles(struct rep *rp, const struct wl *w, unsigned ci,
 	fclose(f);
 	free(rows);
 	free(h);
-	if (!nseries) {
-		unlink(dat);
-		return;
-	}
 	snprintf(t2, sizeof(t2), "%s, %u threads, all repetitions merged", title, threads);
-	if (gnuplot(rp, "percentile", dat, base, t2, nseries, NULL))
-		rp->err = EIO;
-	fprintf(rp->md, "![latency by percentile, %u threads](%s.png)\n", threads, rel);
+	snprintf(kind, sizeof(kind), "latency by percentile, %u threads", threads);
+	draw(rp, "percentile", dat, base, rel, t2, nseries, NULL, kind);
 }
 
 static const char *family_baseline(const char *family)

@@ -8,62 +8,11 @@
 #
 #	CONTEND=/abs/path/build/contend tests/cli_test.sh
 
-CONTEND=${CONTEND:-./build/contend}
-case $CONTEND in
-/*) ;;
-*) CONTEND=$PWD/$CONTEND ;;
-esac
-if [ ! -x "$CONTEND" ]; then
-	echo "1..0 # SKIP no contend binary at '$CONTEND' (run make first)"
-	exit 0
-fi
+. "$(dirname "$0")/tap.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/contend-cli.XXXXXX") || {
-	echo "Bail out! cannot make a temporary folder"
-	exit 1
-}
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# The default results root, and the working folder, both live in $tmp so
-# that a stray write is seen and cleaned up.
-CONTEND_RESULTS=$tmp/results
-export CONTEND_RESULTS
+# The working folder lives in $tmp too.
 mkdir "$tmp/cwd" || exit 1
 cd "$tmp/cwd" || exit 1
-
-n=0
-failed=0
-
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-# note FILE: copy FILE into the output as "# " lines.
-note() {
-	sed 's/^/#   /' "$1"
-}
-
-# check DESC COMMAND...: one test point, passing when COMMAND succeeds;
-# returns COMMAND's verdict so that "check ... || note ..." explains.
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		pass "$desc"
-	else
-		fail "$desc"
-		return 1
-	fi
-}
 
 # one_contend_line FILE: FILE is exactly one line starting with "contend: ".
 one_contend_line() {
@@ -311,5 +260,4 @@ check "Ctrl-C: meta says status: interrupted" \
 check "Ctrl-C: no file name containing .tmp left" no_tmp_files "$intr"
 echo "# Ctrl-C kept $(($(wc -l 2>/dev/null <"$csv" || echo 1) - 1)) of 20 trials"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

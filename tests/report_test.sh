@@ -3,12 +3,10 @@
 # the regression gate's exit code, --ci-target, and report generation
 # (every image report.md references exists and is a real PNG or SVG).
 set -u
-CONTEND=${CONTEND:-./build/contend}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export CONTEND_RESULTS="$tmp/results"
-n=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+. "$(dirname "$0")/tap.sh"
+
+# ok STATUS DESC: a test point from an exit status.
+ok() { if [ "$1" -eq 0 ]; then pass "$2"; else fail "$2"; fi; }
 
 # A real tiny run gives the CSV header and a row to clone.
 "$CONTEND" run sema/closed --impl futex,posix --threads 1 --reps 2 \
@@ -152,4 +150,4 @@ ok $([ $? -eq 2 ] && [ ! -e "$tmp/micro2" ]; echo $?) "a filter that matches not
 "$CONTEND" micro --filter '(' --out "$tmp/micro3" >/dev/null 2>&1
 ok $([ $? -eq 2 ] && [ ! -e "$tmp/micro3" ]; echo $?) "a filter that is not a regex exits 2 and writes nothing"
 
-echo "1..$n"
+tap_done

@@ -8,56 +8,12 @@
 #
 #	CONTEND=/abs/path/build/contend tests/stress_test.sh
 
-CONTEND=${CONTEND:-./build/contend}
-case $CONTEND in
-/*) ;;
-*) CONTEND=$PWD/$CONTEND ;;
-esac
-if [ ! -x "$CONTEND" ]; then
-	echo "1..0 # SKIP no contend binary at '$CONTEND' (run make first)"
-	exit 0
-fi
+. "$(dirname "$0")/tap.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/contend-stress.XXXXXX") || {
-	echo "Bail out! cannot make a temporary folder"
-	exit 1
-}
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-CONTEND_RESULTS=$tmp/results
-export CONTEND_RESULTS
 cd "$tmp" || exit 1
 
 IMPLS="mutex futex spin posix"
 BUSTED_RUNS=3
-
-n=0
-failed=0
-
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-# check DESC COMMAND...: one test point, passing when COMMAND succeeds;
-# returns COMMAND's verdict so that "check ... || note ..." explains.
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		pass "$desc"
-	else
-		fail "$desc"
-		return 1
-	fi
-}
 
 # stress LABEL ARGS...: run `contend stress ARGS`, output in $tmp/LABEL,
 # exit status in $rc; copy the per-implementation result lines as notes.
@@ -115,5 +71,4 @@ all_succeed chaos "stress sema --chaos"
 
 check "stress made no results root" [ ! -e "$tmp/results" ]
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

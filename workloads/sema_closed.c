@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "sema.h"
+#include "sema_wl.h"
 #include "workload.h"
 
 enum { P_PERMITS, P_WEIGHT, P_HOLD, P_THINK };
@@ -40,8 +41,7 @@ static const struct param_spec closed_params[] = {
 };
 
 struct closed {
-	struct sema *s;
-	const struct sema_ops *ops;
+	struct sema_wl sw;
 	unsigned weight;
 	uint64_t hold_iters, think_iters;
 	_Atomic unsigned last_holder cacheline_aligned;
@@ -50,13 +50,7 @@ struct closed {
 static const char *closed_check(const struct impl_info *impl,
 				const double *param)
 {
-	const struct sema_ops *ops = sema_ops_of(impl);
-
-	if (param[P_WEIGHT] > param[P_PERMITS])
-		return "weight exceeds permits";
-	if (param[P_WEIGHT] > 1 && ops->no_weighted)
-		return ops->no_weighted;
-	return NULL;
+	return sema_wl_check(impl, param[P_PERMITS], param[P_WEIGHT]);
 }
 
 static int closed_setup(struct trial *t)
@@ -66,12 +60,11 @@ static int closed_setup(struct trial *t)
 
 	if (!c)
 		return ENOMEM;
-	c->ops = sema_ops_of(t->impl);
 	c->weight = (unsigned)t->param[P_WEIGHT];
 	c->hold_iters = work_iters_for((uint64_t)t->param[P_HOLD]);
 	c->think_iters = work_iters_for((uint64_t)t->param[P_THINK]);
 	atomic_init(&c->last_holder, ~0u);
-	rc = c->ops->create(&c->s, (unsigned)t->param[P_PERMITS]);
+	rc = sema_wl_create(&c->sw, t, t->param[P_PERMITS]);
 	if (rc) {
 		free(c);
 		return rc;
@@ -83,8 +76,8 @@ static int closed_setup(struct trial *t)
 static void closed_thread(struct worker *w)
 {
 	struct closed *c = w->trial->state;
-	const struct sema_ops *ops = c->ops;
-	struct sema *s = c->s;
+	const struct sema_ops *ops = c->sw.ops;
+	struct sema *s = c->sw.s;
 	const unsigned weight = c->weight;
 
 	while (worker_running(w)) {
@@ -113,20 +106,15 @@ static void closed_thread(struct worker *w)
 
 static void closed_finish(struct trial *t, struct trial_extra *x)
 {
-	struct closed *c = t->state;
-	unsigned cap = (unsigned)t->param[P_PERMITS];
-
 	(void)x;
-	/* Every permit must be back once everyone has stopped. */
-	if (c->ops->available(c->s) != cap)
-		t->workers[0].violations++;
+	sema_wl_verify(t, &((struct closed *)t->state)->sw);
 }
 
 static void closed_teardown(struct trial *t)
 {
 	struct closed *c = t->state;
 
-	c->ops->destroy(c->s);
+	sema_wl_destroy(&c->sw);
 	free(c);
 }
 

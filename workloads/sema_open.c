@@ -26,6 +26,7 @@
 
 #include "clock.h"
 #include "sema.h"
+#include "sema_wl.h"
 #include "workload.h"
 
 enum { P_RATE, P_ARRIVAL, P_PERMITS, P_WEIGHT, P_HOLD };
@@ -60,8 +61,7 @@ static const char *const open_extras[] = {
 };
 
 struct open {
-	struct sema *s;
-	const struct sema_ops *ops;
+	struct sema_wl sw;
 	unsigned weight;
 	uint64_t hold_iters;
 	double mean_gap_ns;	/* per thread */
@@ -71,13 +71,7 @@ struct open {
 static const char *open_check(const struct impl_info *impl,
 			      const double *param)
 {
-	const struct sema_ops *ops = sema_ops_of(impl);
-
-	if (param[P_WEIGHT] > param[P_PERMITS])
-		return "weight exceeds permits";
-	if (param[P_WEIGHT] > 1 && ops->no_weighted)
-		return ops->no_weighted;
-	return NULL;
+	return sema_wl_check(impl, param[P_PERMITS], param[P_WEIGHT]);
 }
 
 static int open_setup(struct trial *t)
@@ -87,12 +81,11 @@ static int open_setup(struct trial *t)
 
 	if (!o)
 		return ENOMEM;
-	o->ops = sema_ops_of(t->impl);
 	o->weight = (unsigned)t->param[P_WEIGHT];
 	o->hold_iters = work_iters_for((uint64_t)t->param[P_HOLD]);
 	o->mean_gap_ns = 1e9 * t->nthreads / t->param[P_RATE];
 	o->poisson = t->param[P_ARRIVAL] == ARRIVAL_POISSON;
-	rc = o->ops->create(&o->s, (unsigned)t->param[P_PERMITS]);
+	rc = sema_wl_create(&o->sw, t, t->param[P_PERMITS]);
 	if (rc) {
 		free(o);
 		return rc;
@@ -115,7 +108,7 @@ static uint64_t next_gap(struct worker *w, const struct open *o)
 static void open_thread(struct worker *w)
 {
 	struct open *o = w->trial->state;
-	const struct sema_ops *ops = o->ops;
+	const struct sema_ops *ops = o->sw.ops;
 	uint64_t next = now_ns() + next_gap(w, o), max_lag = 0;
 	enum phase seen = PHASE_WARMUP;
 
@@ -141,7 +134,7 @@ static void open_thread(struct worker *w)
 		}
 		if (now - next > max_lag)
 			max_lag = now - next;
-		if (unlikely(ops->acquire(o->s, o->weight, NULL))) {
+		if (unlikely(ops->acquire(o->sw.s, o->weight, NULL))) {
 			w->errors++;
 			next += next_gap(w, o);
 			continue;
@@ -149,7 +142,7 @@ static void open_thread(struct worker *w)
 		got = now_ns();
 		worker_record(w, got - next);
 		work_iters(o->hold_iters);
-		ops->release(o->s, o->weight);
+		ops->release(o->sw.s, o->weight);
 		w->ops++;
 		next += next_gap(w, o);
 	}
@@ -169,15 +162,14 @@ static void open_finish(struct trial *t, struct trial_extra *x)
 	x->v[X_OFFERED] = t->param[P_RATE];
 	x->v[X_ACHIEVED] = ops / ((double)t->measure_ns / 1e9) / t->param[P_RATE];
 	x->v[X_MAX_LAG] = lag;
-	if (o->ops->available(o->s) != (unsigned)t->param[P_PERMITS])
-		t->workers[0].violations++;
+	sema_wl_verify(t, &o->sw);
 }
 
 static void open_teardown(struct trial *t)
 {
 	struct open *o = t->state;
 
-	o->ops->destroy(o->s);
+	sema_wl_destroy(&o->sw);
 	free(o);
 }
 
