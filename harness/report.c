@@ -651,11 +651,14 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 				c[0], c[1], c[2], trust(&tp), c[3], c[4], c[5], jn.med,
 				isnan(ho.med) ? "-" : (snprintf(c[6], 48, "%.3f", ho.med), c[6]));
 			if (strcmp(trust(&tp), "ok") || thread_over(w, config, threads[k])) {
-				fprintf(rp->noise, "| %s | %s | %s | %u | %s%s%s |\n",
+				bool over = thread_over(w, config, threads[k]);
+				bool shaky = strcmp(trust(&tp), "ok");
+
+				fprintf(rp->noise, "| %s | %s | %s | %u | %s%s%s%s |\n",
 					w->name, config, w->series.k[i], threads[k],
-					thread_over(w, config, threads[k]) ? "oversubscribed " : "",
-					strcmp(trust(&tp), "ok") ? "throughput CI " : "",
-					strcmp(trust(&tp), "ok") ? trust(&tp) : "");
+					over ? "oversubscribed (threads > PUs)" : "",
+					over && shaky ? "; " : "",
+					shaky ? "throughput CI " : "", shaky ? trust(&tp) : "");
 				rp->flagged++;
 			}
 		}
@@ -687,12 +690,14 @@ static void harness_cost(struct rep *rp, const struct wl *w)
 		struct stat3 a, b;
 		char key[700], x[32], y[32];
 		size_t non, noff;
+		unsigned seen;
 
 		if (ri->latency)
 			continue;
 		snprintf(key, sizeof(key), "%s|%s|%u", ri->config, ri->series, ri->threads);
-		if (keys_add(&done, key) != (int)done.n - 1)
-			continue;
+		seen = done.n;
+		if (keys_add(&done, key) < 0 || done.n == seen)
+			continue;	/* this group's row is already out */
 		done.k[done.n - 1] = strdup(key);
 		non = select_rows(w, ri->config, ri->series, ri->threads, true, on);
 		noff = select_rows(w, ri->config, ri->series, ri->threads, false, off);
