@@ -53,12 +53,14 @@ void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-static const char *flags_desc(const struct impl_info *i)
+static const char *flags_desc(const struct family *f, const struct impl_info *i)
 {
 	if (i->flags & IMPL_TEST_ONLY)
 		return "test-only";
 	if (i->flags & IMPL_FLOOR)
 		return "floor";
+	if (!f->ordered)
+		return "";
 	return i->flags & IMPL_FIFO ? "FIFO" : "barging";
 }
 
@@ -98,7 +100,7 @@ static int cmd_list(int argc, char **argv)
 			char name[64];
 
 			snprintf(name, sizeof(name), "%s/%s", (*f)->name, i->name);
-			printf("  %-22s %-9s %s%s%s\n", name, flags_desc(i),
+			printf("  %-22s %-9s %s%s%s\n", name, flags_desc(*f, i),
 			       i->desc, i->unsupported ? "; unsupported here: " : "",
 			       i->unsupported ? i->unsupported : "");
 		}

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctx.h"
 #include "registry.h"
 #include "sema.h"
 #include "stress.h"
@@ -25,13 +26,28 @@ static const struct family sema_family = {
 	.name = "sema",
 	.desc = "counting/binary semaphore, weighted (Go: x/sync/semaphore)",
 	.impls = sema_impls,
+	.ordered = true,
 	.baseline = "posix",
 	.stress = &sema_stress,
 	.micro = &sema_micro,
 };
 
+static const struct impl_info *const ctx_impls[] = {
+	&ctx_mutex_ops.info,
+	&ctx_futex_ops.info,
+	&ctx_busted_ops.info,
+	NULL,
+};
+
+static const struct family ctx_family = {
+	.name = "ctx",
+	.desc = "cancellation context: cancel, deadline, parent/child, after-func (Go: context)",
+	.impls = ctx_impls,
+};
+
 const struct family *const families[] = {
 	&sema_family,
+	&ctx_family,
 	NULL,
 };
 

@@ -20,6 +20,7 @@ struct family {
 	const char *name;
 	const char *desc;
 	const struct impl_info *const *impls;	/* NULL-terminated */
+	bool ordered;		/* waiters queue: `list` says FIFO or barging */
 	const char *baseline;	/* the well-known library's implementation,
 				 * which reports compare the others against */
 	const struct stress_family *stress;	/* NULL: no stress checker yet */

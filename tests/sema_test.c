@@ -41,7 +41,7 @@ struct waiter {
 static void *waiter_main(void *p)
 {
 	struct waiter *w = p;
-	struct ctx c = { w->deadline };
+	struct ctx c = { .deadline_ns = w->deadline };
 
 	w->rc = w->ops->acquire(w->s, w->n, w->deadline ? &c : NULL);
 	if (!w->rc && w->order) {
@@ -160,7 +160,7 @@ static void weighted(const char *name, const struct sema_ops *ops)
 static void timed(const char *name, const struct sema_ops *ops)
 {
 	struct sema *s;
-	struct ctx c;
+	struct ctx c = { 0 };
 	uint64_t t0, t1;
 	int rc;
 

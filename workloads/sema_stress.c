@@ -88,7 +88,7 @@ static void stress_thread(struct stress_thread *t)
 				hold(t, ss, n);
 			break;
 		case 5: case 6: {
-			struct ctx c = { mono_ns() + (r >> 16) % 200000 };
+			struct ctx c = { .deadline_ns = mono_ns() + (r >> 16) % 200000 };
 
 			stress_begin(t, "timed acquire", n);
 			rc = ops->acquire(ss->s, n, &c);

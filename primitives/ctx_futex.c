@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctx/futex: waiters sleep on the err word itself.  While the context is
+ * live, err is 0; a waiter announces itself in `waiters`, re-checks err
+ * and sleeps while it still reads 0.  cancel stores err (release) and, if
+ * anyone announced itself, wakes them all with one FUTEX_WAKE; both sides
+ * are seq_cst on (waiters, err), so either the canceller sees the waiter
+ * or the waiter sees err and the kernel refuses to let it sleep.  Hooks
+ * and children sit in the shared locked list.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "chaos.h"
+#include "clock.h"
+#include "compiler.h"
+#include "ctx_impl.h"
+#include "futex.h"
+
+struct futex_ctx {
+	struct ctx c;
+	_Atomic uint32_t waiters;
+	struct ctx_hooks hooks;
+};
+
+#define to_fc(x) container_of(x, struct futex_ctx, c)
+#define err_word(c) ((_Atomic uint32_t *)&(c)->err)
+
+static void futex_cancel(struct ctx *c, int err, const char *cause)
+{
+	struct futex_ctx *f = to_fc(c);
+	struct ctx_hook *run;
+
+	if (!ctx_claim(c, err, cause))
+		return;
+	/* seq_cst after ctx_claim's seq_cst store of err (see the top). */
+	if (atomic_load(&f->waiters))
+		futex_wake(err_word(c), INT_MAX);
+	pthread_mutex_lock(&f->hooks.lock);
+	run = hooks_close_locked(&f->hooks);
+	pthread_mutex_unlock(&f->hooks.lock);
+	hooks_run(run, c);
+}
+
+static int futex_create(struct ctx **out, struct ctx *parent, uint64_t deadline)
+{
+	struct futex_ctx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return ENOMEM;
+	hooks_init(&f->hooks);
+	ctx_attach(&f->c, &ctx_futex_ops, parent, deadline);
+	*out = &f->c;
+	return 0;
+}
+
+static int futex_cwait(struct ctx *c, uint64_t deadline)
+{
+	struct futex_ctx *f = to_fc(c);
+	int err;
+
+	while (!(err = ctx_err(c))) {
+		int rc;
+
+		atomic_fetch_add(&f->waiters, 1);
+		chaos_point();
+		rc = futex_wait(err_word(c), 0, deadline);
+		atomic_fetch_sub(&f->waiters, 1);
+		if (rc == ETIMEDOUT || (deadline && mono_ns() >= deadline))
+			return ctx_err(c);
+	}
+	return err;
+}
+
+static int futex_after_func(struct ctx *c, struct ctx_hook *h)
+{
+	return hooks_add(&to_fc(c)->hooks, c, h);
+}
+
+static bool futex_stop(struct ctx *c, struct ctx_hook *h)
+{
+	return hooks_stop(&to_fc(c)->hooks, h);
+}
+
+static void futex_destroy(struct ctx *c)
+{
+	struct futex_ctx *f = to_fc(c);
+
+	futex_cancel(c, ECANCELED, CAUSE_CANCELED);
+	ctx_detach(c);
+	hooks_destroy(&f->hooks);
+	free(f);
+}
+
+const struct ctx_ops ctx_futex_ops = {
+	.info = {
+		.name = "futex",
+		.desc = "waiters sleep on the err word; one FUTEX_WAKE wakes them all",
+	},
+	.create = futex_create,
+	.cancel = futex_cancel,
+	.wait = futex_cwait,
+	.after_func = futex_after_func,
+	.stop = futex_stop,
+	.destroy = futex_destroy,
+};

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the ctx implementations share (not part of the family interface):
+ * claiming the one cancellation, the hook list, parent links and the
+ * deadline timer service.
+ */
+#ifndef CONTEND_CTX_IMPL_H
+#define CONTEND_CTX_IMPL_H
+
+#include <pthread.h>
+
+#include "ctx.h"
+
+#define CAUSE_CANCELED "context canceled"
+#define CAUSE_DEADLINE "context deadline exceeded"
+
+/*
+ * Claim the cancellation: true for exactly one caller, which has then set
+ * cause and err (cause first, so whoever sees err sees its cause).
+ */
+bool ctx_claim(struct ctx *c, int err, const char *cause);
+
+/*
+ * A hook list under a mutex.  Closing it (on cancellation) marks every
+ * armed hook RUNNING under the lock and hands the list to the canceller,
+ * so stop() either unlinks an armed hook in O(1) or sees it claimed and
+ * waits for it to finish; nothing ever touches a hook its owner may free.
+ */
+struct ctx_hooks {
+	pthread_mutex_t lock;
+	struct ctx_hook head;	/* circular, doubly linked */
+	bool closed;
+};
+
+void hooks_init(struct ctx_hooks *hs);
+void hooks_destroy(struct ctx_hooks *hs);
+int hooks_add(struct ctx_hooks *hs, struct ctx *c, struct ctx_hook *h);
+bool hooks_stop(struct ctx_hooks *hs, struct ctx_hook *h);
+/* With hs->lock held: close the list; returns the hooks to run. */
+struct ctx_hook *hooks_close_locked(struct ctx_hooks *hs);
+/* Without any lock: run them, each exactly once. */
+void hooks_run(struct ctx_hook *list, struct ctx *c);
+
+/*
+ * After an implementation's own state is ready: link c to its parent
+ * (inheriting a cancellation that already happened), clamp its deadline
+ * and arm the timer, or cancel at once if the deadline has passed.
+ */
+void ctx_attach(struct ctx *c, const struct ctx_ops *ops, struct ctx *parent,
+		uint64_t deadline_ns);
+/* Before freeing: disarm the timer and detach from the parent. */
+void ctx_detach(struct ctx *c);
+
+/* The shared deadline service: one thread, one min-heap, no polling. */
+int ctx_timer_add(struct ctx *c);
+void ctx_timer_remove(struct ctx *c);	/* waits while c is being fired */
+
+#endif
