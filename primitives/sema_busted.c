@@ -71,6 +71,8 @@ static int busted_acquire(struct sema *s, unsigned n, const struct ctx *ctx)
 	if (n == 0 || n > b->cap)
 		return EINVAL;
 	while (!take_racy(b, n)) {
+		if (ctx_err(ctx))
+			return ctx_err(ctx);
 		if (deadline && mono_ns() >= deadline)
 			return ETIMEDOUT;
 		chaos_point();

@@ -21,8 +21,14 @@
  * wake-up; strict FIFO order is unaffected because the grant, not the
  * waiter, decides who goes next.
  *
- * A waiter granted permits at the very moment its deadline passes keeps
- * them and returns 0: the grant happened first, under the lock.
+ * Cancellation: a waiter with a cancellable context registers a hook that
+ * signals its condition variable, so a cancel wakes it at once (no
+ * polling).  Whatever the waiter finds under the lock decides: cancelled
+ * wins over granted, and a permit granted just as the waiter was cancelled
+ * is given back (and passed on), as Go's Weighted does.  A waiter that
+ * leaves from the head of the queue, by cancellation or deadline, lets the
+ * waiters behind it go if they now fit.  A plain deadline that passes with
+ * the permit already granted is not a cancellation: the grant came first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,11 +40,15 @@
 
 #define SPIN_LIMIT 1000
 
+struct mutex_sema;
+
 struct waiter {
 	struct waiter *next;
 	unsigned n;
 	atomic_bool granted;	/* set under the lock; read outside it */
 	pthread_cond_t cond;
+	struct mutex_sema *m;
+	struct ctx_hook hook;	/* wakes us on cancellation */
 };
 
 struct mutex_sema {
@@ -98,17 +108,42 @@ static void unlink_waiter(struct mutex_sema *m, struct waiter *w)
 	}
 }
 
-static int mutex_acquire(struct sema *s, unsigned n, const struct ctx *ctx)
+/* The waiter's cancellation hook: wake it so it sees ctx_err(). */
+static void waiter_cancelled(struct ctx_hook *h, struct ctx *c)
+{
+	struct waiter *w = h->arg;
+
+	(void)c;
+	pthread_mutex_lock(&w->m->lock);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->m->lock);
+}
+
+/* Leave the queue (lock held); the head leaving may let the ones behind go. */
+static void leave_queue(struct mutex_sema *m, struct waiter *w)
+{
+	bool was_head = m->head == w;
+
+	unlink_waiter(m, w);
+	if (was_head)
+		grant_waiters(m);
+}
+
+static int mutex_acquire(struct sema *s, unsigned n, const struct ctx *cctx)
 {
 	struct mutex_sema *m = to_ms(s);
+	struct ctx *ctx = (struct ctx *)cctx;
 	uint64_t deadline = ctx_deadline(ctx);
 	pthread_condattr_t attr;
-	struct waiter w = { .n = n };
+	struct waiter w = { .n = n, .m = m };
 	struct timespec ts;
 	int rc = 0;
 
 	if (n == 0 || n > m->cap)
 		return EINVAL;
+	/* Already cancelled: fail without taking anything. */
+	if ((rc = ctx_err(ctx)))
+		return rc;
 	pthread_mutex_lock(&m->lock);
 	if (!m->head && m->avail >= n) {
 		m->avail -= n;
@@ -128,36 +163,55 @@ static int mutex_acquire(struct sema *s, unsigned n, const struct ctx *ctx)
 	else
 		m->head = &w;
 	m->tail = &w;
-
 	pthread_mutex_unlock(&m->lock);
+
+	/* Registered outside the sema lock: a hook takes it to wake us. */
+	if (ctx_cancellable(ctx)) {
+		w.hook.fn = waiter_cancelled;
+		w.hook.arg = &w;
+		ctx->ops->after_func(ctx, &w.hook);
+	}
 	for (int spin = SPIN_LIMIT; spin; spin--) {
-		if (atomic_load_explicit(&w.granted, memory_order_acquire))
+		if (atomic_load_explicit(&w.granted, memory_order_acquire) || ctx_err(ctx))
 			break;
 		cpu_relax();
 	}
 	chaos_point();
 	pthread_mutex_lock(&m->lock);
-	while (!w.granted) {
-		if (!deadline) {
-			pthread_cond_wait(&w.cond, &m->lock);
-			continue;
-		}
-		rc = pthread_cond_timedwait(&w.cond, &m->lock, &ts);
-		if (rc == ETIMEDOUT && !w.granted) {
-			bool was_head = m->head == &w;
+	for (;;) {
+		int err = ctx_err(ctx);
 
-			unlink_waiter(m, &w);
-			/* The head leaving may let the ones behind it go. */
-			if (was_head)
+		if (err) {
+			/* Cancelled: a permit granted meanwhile goes back. */
+			if (w.granted) {
+				m->avail += n;
 				grant_waiters(m);
+			} else {
+				leave_queue(m, &w);
+			}
+			rc = err;
 			break;
 		}
-		rc = 0;
+		if (w.granted) {
+			rc = 0;
+			break;
+		}
+		if (!deadline) {
+			pthread_cond_wait(&w.cond, &m->lock);
+		} else if (pthread_cond_timedwait(&w.cond, &m->lock, &ts) == ETIMEDOUT &&
+			   !w.granted && !ctx_err(ctx)) {
+			leave_queue(m, &w);
+			rc = ETIMEDOUT;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
+	/* Outside the lock: stop() may wait for a hook that needs it. */
+	if (ctx_cancellable(ctx))
+		ctx->ops->stop(ctx, &w.hook);
 	chaos_point();
 	pthread_cond_destroy(&w.cond);
-	return w.granted ? 0 : ETIMEDOUT;
+	return rc;
 }
 
 static int mutex_try_acquire(struct sema *s, unsigned n)

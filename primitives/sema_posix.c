@@ -10,6 +10,9 @@
  * not atomic (two such callers can each hold half of what they need and
  * deadlock), so n > 1 is refused with ENOTSUP instead of faked.
  * Deadlines use sem_clockwait on CLOCK_MONOTONIC (glibc 2.30 and later).
+ * Cancellation cannot be had: a thread in sem_wait wakes only for a
+ * sem_post, which would create a permit, so a cancellable context is
+ * refused with ENOTSUP (no_cancel) rather than polled.
  */
 #include <errno.h>
 #include <semaphore.h>
@@ -64,6 +67,10 @@ static int posix_acquire(struct sema *s, unsigned n, const struct ctx *ctx)
 
 	if (rc)
 		return rc;
+	if ((rc = ctx_err(ctx)))
+		return rc;
+	if (ctx_cancellable(ctx))
+		return ENOTSUP;
 	if (!deadline) {
 		while (sem_wait(&p->sem))
 			if (errno != EINTR)
@@ -112,6 +119,7 @@ const struct sema_ops sema_posix_ops = {
 		.desc = "glibc sem_t (baseline); barging; unweighted only",
 	},
 	.no_weighted = "sem_t has no weighted acquire; n acquires of 1 are not atomic",
+	.no_cancel = "a thread in sem_wait wakes only for sem_post, which would add a permit",
 	.create = posix_create,
 	.destroy = posix_destroy,
 	.acquire = posix_acquire,

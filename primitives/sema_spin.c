@@ -13,6 +13,10 @@
  * is therefore bounded by SLEEP_MAX_NS rather than by the releaser, and the
  * latency charts show it.
  *
+ * A cancelled context is noticed the same way, at the next poll (within
+ * SLEEP_MAX_NS), not by a wake-up: this is the one polling implementation,
+ * kept to show what polling costs.
+ *
  * Fairness: none; whoever polls at the right moment wins (barging).
  */
 #include <errno.h>
@@ -76,9 +80,14 @@ static int spin_acquire(struct sema *s, unsigned n, const struct ctx *ctx)
 	unsigned backoff = 1, spent = 0, yields = 0;
 	long sleep_ns = 1000;
 
+	int err;
+
 	if (n == 0 || n > p->cap)
 		return EINVAL;
 	for (;;) {
+		/* Cancellation is polled like the count: nothing can wake us. */
+		if ((err = ctx_err(ctx)))
+			return err;
 		if (take(p, n))
 			return 0;
 		if (spent < SPIN_LIMIT) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctx.h"
 #include "registry.h"
 #include "sema.h"
 #include "tap.h"
@@ -31,6 +32,7 @@ struct waiter {
 	struct sema *s;
 	unsigned n;
 	uint64_t deadline;	/* 0 = none */
+	struct ctx *ctx;	/* a cancellable context, or NULL */
 	int rc;
 	atomic_int done;
 	atomic_int *order;	/* FIFO test: shared sequence */
@@ -43,7 +45,7 @@ static void *waiter_main(void *p)
 	struct waiter *w = p;
 	struct ctx c = { .deadline_ns = w->deadline };
 
-	w->rc = w->ops->acquire(w->s, w->n, w->deadline ? &c : NULL);
+	w->rc = w->ops->acquire(w->s, w->n, w->ctx ? w->ctx : w->deadline ? &c : NULL);
 	if (!w->rc && w->order) {
 		w->my_place = atomic_fetch_add(w->order, 1);
 		w->ops->release(w->s, w->n);
@@ -274,6 +276,117 @@ static void capacity(const char *name, const struct sema_ops *ops)
 	ops->destroy(h.s);
 }
 
+
+/*
+ * Cancellation, for every sema implementation under every real ctx
+ * implementation: the races Go's semaphore got wrong, each with a test.
+ */
+static void cancellation(const char *name, const struct sema_ops *ops,
+			 const char *cname, const struct ctx_ops *cops)
+{
+	struct sema *s;
+	struct ctx *c, *c2;
+	struct waiter w;
+	unsigned leaked = 0, both = 0;
+
+	ops->create(&s, 3);
+	cops->create(&c, NULL, 0);
+	cops->cancel(c, ECANCELED, NULL);
+	check_int(ops->acquire(s, 1, c), ==, ECANCELED,
+		  "sema/%s+ctx/%s: acquire on an already-cancelled context fails, permits free or not", name, cname);
+	check_uint(ops->available(s), ==, 3, "sema/%s+ctx/%s: ...and takes no permit", name, cname);
+	cops->destroy(c);
+
+	if (ops->no_cancel) {
+		cops->create(&c, NULL, 0);
+		check_int(ops->acquire(s, 1, c), ==, ENOTSUP,
+			  "sema/%s+ctx/%s: a cancellable context is refused with ENOTSUP, not polled", name, cname);
+		tap_skip("sema/%s+ctx/%s: cancelling a blocked waiter: %s", name, cname, ops->no_cancel);
+		tap_skip("sema/%s+ctx/%s: cancelled head of queue: %s", name, cname, ops->no_cancel);
+		tap_skip("sema/%s+ctx/%s: grant/cancel race: %s", name, cname, ops->no_cancel);
+		cops->destroy(c);
+		ops->destroy(s);
+		return;
+	}
+
+	/* A blocked waiter is woken by the cancel, promptly, without a permit. */
+	ops->acquire(s, 3, NULL);
+	cops->create(&c, NULL, 0);
+	w = (struct waiter){ .ops = ops, .s = s, .n = 1, .ctx = c };
+	start(&w);
+	nap_ms(30);
+	cops->cancel(c, ECANCELED, NULL);
+	check(finish_within(&w, 1000) && w.rc == ECANCELED,
+	      "sema/%s+ctx/%s: cancel wakes a blocked acquire, which fails with ECANCELED", name, cname);
+	check_uint(ops->available(s), ==, 0, "sema/%s+ctx/%s: ...and took nothing", name, cname);
+	cops->destroy(c);
+
+	/* A context deadline (the timer service) ends a blocked acquire. */
+	cops->create(&c, NULL, mono_ns() + 30 * MS);
+	w = (struct waiter){ .ops = ops, .s = s, .n = 1, .ctx = c };
+	start(&w);
+	check(finish_within(&w, 2000) && w.rc == ETIMEDOUT,
+	      "sema/%s+ctx/%s: a context's deadline ends a blocked acquire with ETIMEDOUT", name, cname);
+	cops->destroy(c);
+	ops->release(s, 3);
+
+	/* The cancelled head of the queue lets the waiter behind it go. */
+	if (!ops->no_weighted) {
+		struct waiter big, small = { .ops = ops, .s = s, .n = 1 };
+
+		ops->acquire(s, 3, NULL);
+		cops->create(&c, NULL, 0);
+		big = (struct waiter){ .ops = ops, .s = s, .n = 3, .ctx = c };
+		start(&big);
+		nap_ms(10);
+		start(&small);
+		nap_ms(10);
+		ops->release(s, 1);
+		nap_ms(10);
+		cops->cancel(c, ECANCELED, NULL);
+		check(finish_within(&big, 1000) && big.rc == ECANCELED &&
+		      finish_within(&small, 1000) && small.rc == 0,
+		      "sema/%s+ctx/%s: a cancelled head of the queue wakes the waiter behind it", name, cname);
+		ops->release(s, 1);
+		ops->release(s, 2);
+		cops->destroy(c);
+	} else {
+		tap_skip("sema/%s+ctx/%s: cancelled head of queue: %s", name, cname, ops->no_weighted);
+	}
+
+	/*
+	 * Grant and cancel at the same moment, many times: the waiter either
+	 * holds the permit (and gives it back) or fails, never both, and no
+	 * permit is ever lost or duplicated.
+	 */
+	for (int i = 0; i < 200; i++) {
+		ops->acquire(s, 3, NULL);
+		cops->create(&c2, NULL, 0);
+		w = (struct waiter){ .ops = ops, .s = s, .n = 1, .ctx = c2 };
+		start(&w);
+		if (i % 2)
+			nap_ms(1);
+		ops->release(s, 1);
+		cops->cancel(c2, ECANCELED, NULL);
+		if (!finish_within(&w, 2000)) {
+			leaked++;
+			break;
+		}
+		if (w.rc == 0) {
+			ops->release(s, 1);
+			both++;
+		}
+		ops->release(s, 2);
+		if (ops->available(s) != 3)
+			leaked++;
+		cops->destroy(c2);
+	}
+	check_uint(leaked, ==, 0,
+		   "sema/%s+ctx/%s: 200 grant/cancel races never leak or duplicate a permit", name, cname);
+	tap_note("sema/%s+ctx/%s: the waiter won the permit in %u of 200 races", name, cname, both);
+	ops->destroy(s);
+}
+
 int main(void)
 {
 	const struct family *f = family_find("sema");
@@ -301,6 +414,14 @@ int main(void)
 		wakes(i->name, ops);
 		fifo(i->name, ops, i->flags & IMPL_FIFO);
 		capacity(i->name, ops);
+		{
+			const struct family *cf = family_find("ctx");
+			const struct impl_info *ci;
+
+			for_each_impl(cf, ci, q)
+				if (!(ci->flags & IMPL_TEST_ONLY))
+					cancellation(i->name, ops, ci->name, ctx_ops_of(ci));
+		}
 	}
 	check_uint(real, >=, 4, "the registry lists at least four real sema implementations");
 	return tap_done();

@@ -3,8 +3,10 @@
  * The semaphore stress checker (contend stress sema).
  *
  * Every thread loops over random operations on one semaphore of CAPACITY
- * permits: blocking acquire, acquire with a deadline 0-200 us away, and
- * try_acquire, each of a random weight (1..MAX_WEIGHT; 1 where the
+ * permits: blocking acquire, acquire with a deadline 0-200 us away,
+ * acquire under a cancellable context (ctx/futex) that the shared timer
+ * service cancels 0-200 us later, at a random moment against the grants,
+ * and try_acquire, each of a random weight (1..MAX_WEIGHT; 1 where the
  * implementation cannot weigh).  On success it adds its weight to a shared
  * `held` counter *after* acquiring and subtracts it *before* releasing, so
  * `held` never overstates what is really held: if it ever exceeds the
@@ -13,7 +15,8 @@
  * Checked:
  *   - held <= capacity at every acquisition;
  *   - a timed acquire that fails says ETIMEDOUT, and not before its
- *     deadline; try_acquire fails only with EAGAIN;
+ *     deadline; a cancelled one says ETIMEDOUT (its context's cause) and
+ *     holds nothing; try_acquire fails only with EAGAIN;
  *   - at the end, with everyone gone, every permit is back (a timed-out or
  *     failed acquire took nothing; nothing was created or lost);
  *   - every blocked acquirer returns once the others stop (the driver's
@@ -24,6 +27,7 @@
 
 #include "chaos.h"
 #include "clock.h"
+#include "ctx.h"
 #include "sema.h"
 #include "stress.h"
 
@@ -77,7 +81,7 @@ static void stress_thread(struct stress_thread *t)
 		unsigned n = 1 + (unsigned)(r >> 8) % ss->max_weight;
 		int rc;
 
-		switch (r % 8) {
+		switch (r % 9) {
 		case 0: case 1: case 2: case 3: case 4:
 			stress_begin(t, "acquire", n);
 			rc = ops->acquire(ss->s, n, NULL);
@@ -106,6 +110,23 @@ static void stress_thread(struct stress_thread *t)
 			}
 			break;
 		}
+		case 7:
+			if (!ops->no_cancel && (r >> 40) % 2) {
+				struct ctx *c;
+
+				if (ctx_futex_ops.create(&c, NULL, mono_ns() + (r >> 16) % 200000))
+					break;
+				stress_begin(t, "cancellable acquire", n);
+				rc = ops->acquire(ss->s, n, c);
+				stress_end(t);
+				if (rc == 0)
+					hold(t, ss, n);
+				else if (rc != ETIMEDOUT && rc != ECANCELED)
+					stress_violation(t->s, "cancelled acquire(%u) failed with %d", n, rc);
+				ctx_futex_ops.destroy(c);
+				break;
+			}
+			/* fall through */
 		default:
 			stress_begin(t, "try_acquire", n);
 			rc = ops->try_acquire(ss->s, n);
@@ -147,7 +168,7 @@ static void stress_teardown(struct stress *st)
 
 const struct stress_family sema_stress = {
 	.family = "sema",
-	.checks = "never more than capacity held; timed acquire fails only with ETIMEDOUT and never early; try fails only with EAGAIN; all permits back at the end; no waiter left blocked (watchdog)",
+	.checks = "never more than capacity held; timed acquire fails only with ETIMEDOUT and never early; acquires cancelled at random by the timer service hold nothing; try fails only with EAGAIN; all permits back at the end; no waiter left blocked (watchdog)",
 	.setup = stress_setup,
 	.thread = stress_thread,
 	.finish = stress_finish,
