@@ -76,7 +76,7 @@ static void print_params(const struct workload *wl, FILE *f)
 		if (ps->choices)
 			snprintf(v, sizeof(v), "%s", ps->choices[(int)ps->def]);
 		else
-			snprintf(v, sizeof(v), "%g", ps->def);
+			snprintf(v, sizeof(v), "%.15g", ps->def);
 		fprintf(f, "%s%s=%s", i ? " " : "", ps->name, v);
 	}
 }
@@ -780,7 +780,7 @@ static int cmd_micro(int argc, char **argv)
  * the publication-grade sweep (more repetitions for significance tests,
  * longer trials, more thread counts).  Each line is a `contend run`.
  */
-static const char *const suite_default[][16] = {
+static const char *const suite_default[][20] = {
 	{ "sema/closed", "--threads", "1,2,4", "--reps", "9", "--duration", "500ms",
 	  "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
@@ -794,10 +794,20 @@ static const char *const suite_default[][16] = {
 	{ "sema/open", "--threads", "2", "--param", "rate=100k,300k",
 	  "--param", "hold_ns=2000", "--reps", "7", "--duration", "500ms",
 	  "--warmup", "100ms", NULL },
+	{ "ctx/broadcast", "--threads", "2,11,101,1001", "--reps", "5",
+	  "--duration", "500ms", "--warmup", "100ms", NULL },
+	{ "ctx/children", "--threads", "1,2", "--reps", "7", "--duration", "500ms",
+	  "--warmup", "100ms", NULL },
+	{ "ctx/deadline", "--threads", "1", "--param",
+	  "timeout_ns=10000,100000,1000000,10000000,100000000", "--reps", "5",
+	  "--duration", "500ms", "--warmup", "100ms", NULL },
+	{ "ctx/rpc", "--threads", "5", "--param",
+	  "deadline_ns=250000,500000,1000000,2000000", "--reps", "5",
+	  "--duration", "500ms", "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
-static const char *const suite_long[][16] = {
+static const char *const suite_long[][20] = {
 	{ "sema/closed", "--threads", "1,2,4,8,max", "--placement", "compact,scatter",
 	  "--param", "hold_ns=0,100,1000", "--param", "think_ns=0,1000",
 	  "--duration", "2s", "--reps", "11", NULL },
@@ -809,6 +819,15 @@ static const char *const suite_long[][16] = {
 	{ "sema/open", "--threads", "2,4", "--param", "rate=50k,100k,200k,400k",
 	  "--param", "arrival=fixed,poisson", "--param", "hold_ns=2000",
 	  "--reps", "11", "--duration", "2s", NULL },
+	{ "ctx/broadcast", "--threads", "2,11,101,1001,10001", "--reps", "11",
+	  "--duration", "2s", NULL },
+	{ "ctx/children", "--threads", "1,2,4,8", "--reps", "11", "--duration", "2s", NULL },
+	{ "ctx/deadline", "--threads", "1,4", "--param",
+	  "timeout_ns=10000,100000,1000000,10000000,100000000", "--reps", "11",
+	  "--duration", "2s", NULL },
+	{ "ctx/rpc", "--threads", "5,50", "--param",
+	  "deadline_ns=250000,500000,1000000,2000000,4000000",
+	  "--param", "sema=mutex,futex,spin", "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
 
@@ -821,7 +840,7 @@ static int cmd_bench(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *const (*suite)[16] = suite_default;
+	const char *const (*suite)[20] = suite_default;
 	const char *outdir = NULL;
 	struct run_args ra[16];
 	struct topo *machine = load_machine();

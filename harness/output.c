@@ -183,6 +183,8 @@ static int write_meta(struct output *o, const char *status)
 		"tsc_hz: %.0f\n"
 		"clock_read_ns: %.2f\n"
 		"clock_gettime_ns: %.2f\n"
+		"timer_slack_ns: 1 in worker threads (PR_SET_TIMERSLACK; the "
+		"kernel default of 50000 would add up to 50 us to every timed sleep)\n"
 		"latency_timing: closed loops time a random 1 in ~P operations, "
 		"P chosen per thread from its warm-up rate so two clock reads "
 		"plus a record stay under 1%% of its time per operation "

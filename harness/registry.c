@@ -8,9 +8,11 @@
 #include "stress.h"
 #include "workload.h"
 
-extern const struct workload sema_closed_workload, sema_open_workload;
+extern const struct workload sema_closed_workload, sema_open_workload,
+	ctx_broadcast_workload, ctx_children_workload, ctx_deadline_workload,
+	ctx_rpc_workload;
 extern const struct stress_family sema_stress;
-extern const struct micro_family sema_micro;
+extern const struct micro_family sema_micro, ctx_micro;
 
 static const struct impl_info *const sema_impls[] = {
 	&sema_mutex_ops.info,
@@ -43,6 +45,7 @@ static const struct family ctx_family = {
 	.name = "ctx",
 	.desc = "cancellation context: cancel, deadline, parent/child, after-func (Go: context)",
 	.impls = ctx_impls,
+	.micro = &ctx_micro,
 };
 
 const struct family *const families[] = {
@@ -54,6 +57,10 @@ const struct family *const families[] = {
 const struct workload *const workloads[] = {
 	&sema_closed_workload,
 	&sema_open_workload,
+	&ctx_broadcast_workload,
+	&ctx_children_workload,
+	&ctx_deadline_workload,
+	&ctx_rpc_workload,
 	NULL,
 };
 

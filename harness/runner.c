@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,8 @@
 #define SAMPLE_BUDGET 0.01
 #define SAMPLE_RECORD_NS 5.0
 #define SAMPLE_MAX_PERIOD (1u << 20)
+/* Worker stacks: ample for any workload, small enough for 10k threads. */
+#define WORKER_STACK (256 * 1024)
 /* A worker that has not returned this long after STOP is reported hung. */
 #define JOIN_GRACE_NS (30ull * 1000000000u)
 
@@ -162,6 +165,8 @@ static void *worker_main(void *p)
 	struct worker *w = a->w;
 
 	a->bind_err = topo_bind_self(a->topo, w->plan_pu);
+	/* Sleeps end when asked, not up to 50 us later (the default slack). */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	pthread_barrier_wait(a->gate);
 	w->warm_start = now_ns();
 	w->trial->wl->thread(w);
@@ -260,6 +265,7 @@ static int run_trial(const struct run_config *cfg, struct trial *t,
 	struct thread_arg *args;
 	pthread_t *tids;
 	pthread_barrier_t gate;
+	pthread_attr_t tattr;
 	int *plan;
 	unsigned started = 0;
 	unsigned long long tot0 = 0, st0 = 0, tot1 = 0, st1 = 0;
@@ -306,17 +312,21 @@ static int run_trial(const struct run_config *cfg, struct trial *t,
 		goto out_hists;
 
 	pthread_barrier_init(&gate, NULL, t->nthreads + 1);
+	/* Small stacks: ten thousand waiters must fit (workloads recurse little). */
+	pthread_attr_init(&tattr);
+	pthread_attr_setstacksize(&tattr, WORKER_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < t->nthreads; i++) {
 		args[i] = (struct thread_arg){ &t->workers[i], cfg->topo, &gate, 0 };
-		if (pthread_create(&tids[i], NULL, worker_main, &args[i])) {
+		if (pthread_create(&tids[i], &tattr, worker_main, &args[i])) {
 			rc = EAGAIN;
 			break;
 		}
 		started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&tattr);
 	if (started < t->nthreads) {
 		/* Cannot release a partial gate: report and give up. */
 		fprintf(stderr, "contend: cannot create thread %u of %u\n",

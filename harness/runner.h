@@ -17,7 +17,7 @@
 
 #define MAX_IMPLS 32
 #define MAX_LIST 64
-#define MAX_THREADS 4096
+#define MAX_THREADS 16384	/* ctx/broadcast wants 10,000 waiters */
 
 struct run_config {
 	const struct workload *wl;

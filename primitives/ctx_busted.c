@@ -62,6 +62,7 @@ static int busted_create(struct ctx **out, struct ctx *parent, uint64_t deadline
 static int busted_wait(struct ctx *c, uint64_t deadline)
 {
 	struct busted_ctx *f = to_bc(c);
+	uint64_t until = ctx_wait_until(c, deadline);
 	int err;
 
 	while (!(err = ctx_err(c))) {
@@ -69,10 +70,10 @@ static int busted_wait(struct ctx *c, uint64_t deadline)
 
 		atomic_fetch_add(&f->waiters, 1);
 		chaos_point();
-		rc = futex_wait(err_word(c), 0, deadline);
+		rc = futex_wait(err_word(c), 0, until);
 		atomic_fetch_sub(&f->waiters, 1);
-		if (rc == ETIMEDOUT || (deadline && mono_ns() >= deadline))
-			return ctx_err(c);
+		if (rc == ETIMEDOUT || (until && mono_ns() >= until))
+			return ctx_wait_timed_out(c);
 	}
 	return err;
 }

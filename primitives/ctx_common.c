@@ -33,6 +33,13 @@ bool ctx_claim(struct ctx *c, int err, const char *cause)
 	return true;
 }
 
+int ctx_wait_timed_out(struct ctx *c)
+{
+	if (!ctx_err(c) && c->deadline_ns && mono_ns() >= c->deadline_ns)
+		c->ops->cancel(c, ETIMEDOUT, CAUSE_DEADLINE);
+	return ctx_err(c);
+}
+
 void hooks_init(struct ctx_hooks *hs)
 {
 	pthread_mutex_init(&hs->lock, NULL);

@@ -58,6 +58,7 @@ static int futex_create(struct ctx **out, struct ctx *parent, uint64_t deadline)
 static int futex_cwait(struct ctx *c, uint64_t deadline)
 {
 	struct futex_ctx *f = to_fc(c);
+	uint64_t until = ctx_wait_until(c, deadline);
 	int err;
 
 	while (!(err = ctx_err(c))) {
@@ -65,10 +66,10 @@ static int futex_cwait(struct ctx *c, uint64_t deadline)
 
 		atomic_fetch_add(&f->waiters, 1);
 		chaos_point();
-		rc = futex_wait(err_word(c), 0, deadline);
+		rc = futex_wait(err_word(c), 0, until);
 		atomic_fetch_sub(&f->waiters, 1);
-		if (rc == ETIMEDOUT || (deadline && mono_ns() >= deadline))
-			return ctx_err(c);
+		if (rc == ETIMEDOUT || (until && mono_ns() >= until))
+			return ctx_wait_timed_out(c);
 	}
 	return err;
 }

@@ -51,6 +51,23 @@ void ctx_attach(struct ctx *c, const struct ctx_ops *ops, struct ctx *parent,
 /* Before freeing: disarm the timer and detach from the parent. */
 void ctx_detach(struct ctx *c);
 
+/*
+ * A waiter does not wait for the timer service to notice its context's
+ * deadline: it sleeps until the earlier of its own deadline and the
+ * context's, and if it wakes at the context's, fires it itself (whoever
+ * sees a deadline pass first may fire it; the first cancellation wins).
+ * That makes a deadline one wake-up late, not two.
+ */
+static inline uint64_t ctx_wait_until(const struct ctx *c, uint64_t deadline)
+{
+	if (c->deadline_ns && (!deadline || c->deadline_ns < deadline))
+		return c->deadline_ns;
+	return deadline;
+}
+
+/* After a timed-out sleep: fire the context's deadline if it has passed. */
+int ctx_wait_timed_out(struct ctx *c);
+
 /* The shared deadline service: one thread, one min-heap, no polling. */
 int ctx_timer_add(struct ctx *c);
 void ctx_timer_remove(struct ctx *c);	/* waits while c is being fired */

@@ -54,20 +54,20 @@ static int mutex_create(struct ctx **out, struct ctx *parent, uint64_t deadline)
 static int mutex_wait(struct ctx *c, uint64_t deadline)
 {
 	struct mutex_ctx *m = to_mc(c);
-	struct timespec ts = { (time_t)(deadline / 1000000000u),
-			       (long)(deadline % 1000000000u) };
+	uint64_t until = ctx_wait_until(c, deadline);
+	struct timespec ts = { (time_t)(until / 1000000000u),
+			       (long)(until % 1000000000u) };
 	int err;
 
 	pthread_mutex_lock(&m->hooks.lock);
 	while (!(err = ctx_err(c))) {
-		if (!deadline)
+		if (!until)
 			pthread_cond_wait(&m->cond, &m->hooks.lock);
 		else if (pthread_cond_timedwait(&m->cond, &m->hooks.lock, &ts) == ETIMEDOUT)
 			break;
 	}
-	err = ctx_err(c);
 	pthread_mutex_unlock(&m->hooks.lock);
-	return err;
+	return ctx_wait_timed_out(c);
 }
 
 static int mutex_after_func(struct ctx *c, struct ctx_hook *h)

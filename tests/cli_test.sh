@@ -106,7 +106,7 @@ bad "--duration 5parsecs" run sema/closed --duration 5parsecs --out "$out"
 bad "--warmup 0" run sema/closed --warmup 0 --out "$out"
 
 bad "--threads 0" run sema/closed --threads 0 --out "$out"
-bad "--threads 4097" run sema/closed --threads 4097 --out "$out"
+bad "--threads 16385" run sema/closed --threads 16385 --out "$out"
 bad "--threads abc" run sema/closed --threads abc --out "$out"
 bad "--threads ''" run sema/closed --threads '' --out "$out"
 bad "--placement sideways" run sema/closed --placement sideways --out "$out"
