@@ -407,6 +407,52 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 	     nseries, xr, fairness ? "fairness" : "throughput");
 }
 
+/* p50 and p99 against thread count (wake latency against waiters). */
+static void chart_latency_threads(struct rep *rp, const struct wl *w,
+				  unsigned ci, const char *config,
+				  const unsigned *threads, unsigned nt,
+				  const char *title)
+{
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[64];
+	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	unsigned nseries = 0;
+	FILE *f;
+
+	paths(rp, w, ci, "latency-vs-threads", rel, sizeof(rel), dat, base);
+	f = fopen(dat, "w");
+	if (!f || !rows) {
+		rp->err = errno ? errno : ENOMEM;
+		if (f)
+			fclose(f);
+		free(rows);
+		return;
+	}
+	for (unsigned i = 0; i < w->series.n; i++) {
+		bool any = false;
+
+		for (unsigned k = 0; k < nt; k++) {
+			size_t n = select_rows(w, config, w->series.k[i], threads[k], true, rows);
+			struct stat3 a, b;
+
+			if (!n || !stat_of(w, rows, n, "lat_p50_ns", &a) ||
+			    !stat_of(w, rows, n, "lat_p99_ns", &b))
+				continue;
+			if (!any)
+				fprintf(f, "%s%s threads p50 p99 label\n",
+					nseries ? "\n\n" : "", w->series.k[i]);
+			any = true;
+			fprintf(f, "%u %.6g %.6g %u%s\n", threads[k], a.med, b.med,
+				threads[k], thread_over(w, config, threads[k]) ? "*" : "");
+		}
+		nseries += any;
+	}
+	fclose(f);
+	free(rows);
+	snprintf(xr, sizeof(xr), "xmin=%u; xmax=%u", threads[0], threads[nt - 1]);
+	draw(rp, "latency_threads", dat, base, rel, title, nseries, xr,
+	     "latency against threads");
+}
+
 /* Percentiles p50..max at one thread count. */
 static void chart_latency(struct rep *rp, const struct wl *w, unsigned ci,
 			  const char *config, unsigned threads,
@@ -613,6 +659,8 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 	fprintf(rp->md, "\n### %s — %s\n\n", w->name, config);
 	chart_threads(rp, w, ci, config, threads, nt, title, false);
 	chart_threads(rp, w, ci, config, threads, nt, title, true);
+	if (have_lat && nt > 1)
+		chart_latency_threads(rp, w, ci, config, threads, nt, title);
 	for (unsigned k = 0; have_lat && k < nt; k++)
 		chart_latency(rp, w, ci, config, threads[k], title);
 	/* Percentiles at the largest thread count that is not oversubscribed. */
@@ -675,6 +723,88 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 			add_verdict(rp, w, config, threads[k], bname, s);
 	}
 	free(rows);
+}
+
+/*
+ * When a run swept exactly one parameter, chart every share_* column
+ * against it (ctx/rpc: outcome shares against the deadline), at the
+ * largest thread count, one line per (series, share).
+ */
+static void chart_sweep(struct rep *rp, const struct wl *w)
+{
+	int c_wl = csv_col_index(w->t, "workload"), c_thr = csv_col_index(w->t, "threads");
+	int swept = -1, nshares = 0, shares[8];
+	unsigned maxt = 0, nseries = 0;
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], extra[256], title[512];
+	double lo = INFINITY, hi = 0;
+	FILE *f;
+
+	for (size_t c = 0; c < csv_cols(w->t) && nshares < 8; c++)
+		if (!strncmp(csv_header(w->t, c), "share_", 6))
+			shares[nshares++] = (int)c;
+	if (!nshares)
+		return;
+	for (int c = c_wl + 1; c < c_thr; c++) {
+		for (size_t r = 1; r < w->nrows; r++)
+			if (strcmp(csv_cell(w->t, r, (size_t)c), csv_cell(w->t, 0, (size_t)c))) {
+				if (swept >= 0 && swept != c)
+					return;	/* more than one: no single x axis */
+				swept = c;
+				break;
+			}
+	}
+	if (swept < 0)
+		return;
+	for (size_t r = 0; r < w->nrows; r++)
+		if (w->ri[r].threads > maxt)
+			maxt = w->ri[r].threads;
+	snprintf(rel, sizeof(rel), "%s-sweep", w->stem);
+	snprintf(dat, sizeof(dat), "%s/chartdata/%s.dat", rp->out, rel);
+	snprintf(base, sizeof(base), "%s/%s", rp->out, rel);
+	f = fopen(dat, "w");
+	if (!f) {
+		rp->err = errno;
+		return;
+	}
+	for (unsigned i = 0; i < w->series.n; i++) {
+		for (int k = 0; k < nshares; k++) {
+			bool any = false;
+
+			for (unsigned ci = 0; ci < w->configs.n; ci++) {
+				size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+				size_t n = rows ? select_rows(w, w->configs.k[ci], w->series.k[i],
+							      maxt, true, rows) : 0;
+				struct stat3 s;
+				double x;
+
+				if (!n || !stat_of(w, rows, n, csv_header(w->t, (size_t)shares[k]), &s)) {
+					free(rows);
+					continue;
+				}
+				x = atof(csv_cell(w->t, rows[0], (size_t)swept));
+				if (x < lo)
+					lo = x;
+				if (x > hi)
+					hi = x;
+				if (!any)
+					fprintf(f, "%s\"%s %s\" x median min max\n",
+						nseries ? "\n\n" : "", w->series.k[i],
+						csv_header(w->t, (size_t)shares[k]) + 6);
+				any = true;
+				fprintf(f, "%.6g %.6g %.6g %.6g\n", x, s.med, s.min, s.max);
+				free(rows);
+			}
+			nseries += any;
+		}
+	}
+	fclose(f);
+	snprintf(extra, sizeof(extra), "xname='%s'; xlog=%d",
+		 csv_header(w->t, (size_t)swept), lo > 0 && hi / lo >= 10);
+	snprintf(title, sizeof(title), "%s: shares against %s, %u threads (%s)", w->name,
+		 csv_header(w->t, (size_t)swept), maxt, rp->runs[0].host);
+	fprintf(rp->md, "\n### %s — shares against %s\n\n", w->name,
+		csv_header(w->t, (size_t)swept));
+	draw(rp, "sweep", dat, base, rel, title, nseries, extra, "shares");
 }
 
 /* Latency-off rows against their latency-on twins: the harness's cost. */
@@ -1222,6 +1352,7 @@ int report_write(const char *const *dirs, size_t ndirs, const char *out_dir,
 		fprintf(rp.md, "\n## %s\n", w.name);
 		for (unsigned i = 0; i < w.configs.n; i++)
 			config_section(&rp, &w, i + 1, w.configs.k[i]);
+		chart_sweep(&rp, &w);
 		harness_cost(&rp, &w);
 		if (write_summary(&rp, &w))
 			rp.err = EIO;
