@@ -47,6 +47,7 @@ enum ctx_hook_state {
 
 struct ctx_hook {
 	struct ctx_hook *next, *prev;	/* the implementation's list */
+	void *slot;			/* the implementation's bookkeeping */
 	void (*fn)(struct ctx_hook *h, struct ctx *c);
 	void *arg;
 	_Atomic int state;		/* enum ctx_hook_state */
@@ -119,6 +120,7 @@ static inline bool ctx_cancellable(const struct ctx *c)
 	return c && c->ops;
 }
 
-extern const struct ctx_ops ctx_mutex_ops, ctx_futex_ops, ctx_busted_ops;
+extern const struct ctx_ops ctx_mutex_ops, ctx_futex_ops, ctx_atomic_ops,
+	ctx_busted_ops;
 
 #endif
