@@ -795,7 +795,7 @@ static const char *const suite_default[][20] = {
 	  "--param", "hold_ns=2000", "--reps", "7", "--duration", "500ms",
 	  "--warmup", "100ms", NULL },
 	{ "ctx/broadcast", "--threads", "2,11,101,1001", "--reps", "5",
-	  "--duration", "500ms", "--warmup", "100ms", NULL },
+	  "--duration", "1s", "--warmup", "300ms", NULL },
 	{ "ctx/children", "--threads", "1,2", "--reps", "7", "--duration", "500ms",
 	  "--warmup", "100ms", NULL },
 	{ "ctx/deadline", "--threads", "1", "--param",
@@ -804,6 +804,9 @@ static const char *const suite_default[][20] = {
 	{ "ctx/rpc", "--threads", "5", "--param",
 	  "deadline_ns=250000,500000,1000000,2000000", "--reps", "5",
 	  "--duration", "500ms", "--warmup", "100ms", NULL },
+	{ "ctx/tree", "--threads", "1", "--param", "depth=1,3", "--param",
+	  "breadth=10", "--reps", "5", "--duration", "500ms", "--warmup", "100ms",
+	  NULL },
 	{ NULL },
 };
 
@@ -828,6 +831,8 @@ static const char *const suite_long[][20] = {
 	{ "ctx/rpc", "--threads", "5,50", "--param",
 	  "deadline_ns=250000,500000,1000000,2000000,4000000",
 	  "--param", "sema=mutex,futex,spin", "--reps", "11", "--duration", "2s", NULL },
+	{ "ctx/tree", "--threads", "1,2", "--param", "depth=1,2,3,4", "--param",
+	  "breadth=10", "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
 

@@ -10,8 +10,8 @@
 
 extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_broadcast_workload, ctx_children_workload, ctx_deadline_workload,
-	ctx_rpc_workload;
-extern const struct stress_family sema_stress;
+	ctx_rpc_workload, ctx_tree_workload;
+extern const struct stress_family sema_stress, ctx_stress;
 extern const struct micro_family sema_micro, ctx_micro;
 
 static const struct impl_info *const sema_impls[] = {
@@ -37,6 +37,7 @@ static const struct family sema_family = {
 static const struct impl_info *const ctx_impls[] = {
 	&ctx_mutex_ops.info,
 	&ctx_futex_ops.info,
+	&ctx_atomic_ops.info,
 	&ctx_busted_ops.info,
 	NULL,
 };
@@ -45,6 +46,7 @@ static const struct family ctx_family = {
 	.name = "ctx",
 	.desc = "cancellation context: cancel, deadline, parent/child, after-func (Go: context)",
 	.impls = ctx_impls,
+	.stress = &ctx_stress,
 	.micro = &ctx_micro,
 };
 
@@ -61,6 +63,7 @@ const struct workload *const workloads[] = {
 	&ctx_children_workload,
 	&ctx_deadline_workload,
 	&ctx_rpc_workload,
+	&ctx_tree_workload,
 	NULL,
 };
 

@@ -15,6 +15,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <spawn.h>
@@ -259,11 +260,16 @@ static int gnuplot(struct rep *rp, const char *script, const char *dat,
 		   const char *extra)
 {
 	static const char *const terms[] = { "png", "svg" };
-	char expr[4096], path[PATH_MAX], t[1024];
+	char expr[4096], path[PATH_MAX], t[1024], logpath[PATH_MAX + 32];
+	posix_spawn_file_actions_t fa;
 
 	snprintf(t, sizeof(t), "%s", title);
 	sanitize(t);
 	snprintf(path, sizeof(path), "%s/%s.gp", rp->plotdir, script);
+	/* gnuplot's warnings (e.g. a flat axis it widened) go to a log. */
+	snprintf(logpath, sizeof(logpath), "%s/chartdata/gnuplot.log", rp->out);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	for (size_t i = 0; i < 2; i++) {
 		char *argv[] = { "gnuplot", "-e", expr, path, NULL };
 		pid_t pid;
@@ -273,19 +279,22 @@ static int gnuplot(struct rep *rp, const char *script, const char *dat,
 			 "datafile='%s'; outfile='%s.%s'; term='%s'; plottitle='%s'; nseries=%u; plotdir='%s'; %s",
 			 dat, out_base, terms[i], terms[i], t, nseries,
 			 rp->plotdir, extra ? extra : "");
-		rc = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
+		rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
 		if (rc) {
 			fprintf(rp->log, "contend: cannot run gnuplot: %s (install it: apt-get install gnuplot-nox)\n",
 				strerror(rc));
+			posix_spawn_file_actions_destroy(&fa);
 			return rc;
 		}
 		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status)) {
-			fprintf(rp->log, "contend: gnuplot failed on %s for %s\n",
-				script, out_base);
+			fprintf(rp->log, "contend: gnuplot failed on %s for %s (see %s)\n",
+				script, out_base, logpath);
+			posix_spawn_file_actions_destroy(&fa);
 			return EIO;
 		}
 	}
+	posix_spawn_file_actions_destroy(&fa);
 	return 0;
 }
 

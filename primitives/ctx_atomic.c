@@ -206,10 +206,18 @@ static bool atomic_stop(struct ctx *c, struct ctx_hook *h)
 		atomic_compare_exchange_strong(&h->state, &armed, HOOK_STOPPED);
 		return true;
 	}
-	/* Taken by a canceller (or never armed): wait until it has run. */
-	while (atomic_load_explicit(&h->state, memory_order_acquire) == HOOK_RUNNING ||
-	       (atomic_load(&h->state) == HOOK_ARMED && ctx_err(c)))
+	/*
+	 * Taken by a canceller (or never armed): wait until it has run.  One
+	 * load of the state per test: ARMED then RUNNING read by two loads
+	 * would let us out between the canceller's two steps.
+	 */
+	for (;;) {
+		int st = atomic_load_explicit(&h->state, memory_order_acquire);
+
+		if (st != HOOK_RUNNING && !(st == HOOK_ARMED && ctx_err(c)))
+			break;
 		sched_yield();
+	}
 	return false;
 }
 

@@ -22,8 +22,18 @@ bool ctx_claim(struct ctx *c, int err, const char *cause)
 	if (!cause)
 		cause = err == ETIMEDOUT ? CAUSE_DEADLINE : CAUSE_CANCELED;
 	/* Only the winner of the cause may set err: first cancellation wins. */
-	if (!atomic_compare_exchange_strong(&c->cause, &none, cause))
+	if (!atomic_compare_exchange_strong(&c->cause, &none, cause)) {
+		/*
+		 * The winner stores err right after its CAS; wait for it, so
+		 * that whenever cancel() returns the context reads cancelled.
+		 */
+		for (unsigned spin = 0; !atomic_load(&c->err); spin++)
+			if (spin < 100)
+				cpu_relax();
+			else
+				sched_yield();	/* the winner was preempted */
 		return false;
+	}
 	/*
 	 * Pairs with the acquire load in ctx_err(); seq_cst rather than
 	 * release because futex waiters need the store ordered before the
@@ -64,7 +74,8 @@ int hooks_add(struct ctx_hooks *hs, struct ctx *c, struct ctx_hook *h)
 	int expected = HOOK_IDLE;
 
 	pthread_mutex_lock(&hs->lock);
-	if (hs->closed) {
+	/* Already cancelled (even if the canceller has not closed us yet): run now. */
+	if (hs->closed || ctx_err(c)) {
 		pthread_mutex_unlock(&hs->lock);
 		if (!atomic_compare_exchange_strong(&h->state, &expected, HOOK_RUNNING))
 			return EBUSY;

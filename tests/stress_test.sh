@@ -1,10 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# The short stress suite: every sema implementation survives a second of
-# random operations (with and without chaos), and the deliberately broken
-# sema/busted is caught on every one of several runs.  Each
-# implementation's result line goes out as a "# " note.
+# The short stress suite: every sema and ctx implementation survives a
+# second of random operations (with and without chaos), and the
+# deliberately broken sema/busted and ctx/busted are caught on every one of
+# several runs.  Each implementation's result line goes out as a "# " note.
 #
 #	CONTEND=/abs/path/build/contend tests/stress_test.sh
 
@@ -12,7 +12,8 @@
 
 cd "$tmp" || exit 1
 
-IMPLS="mutex futex spin posix"
+SEMA_IMPLS="mutex futex spin posix"
+CTX_IMPLS="mutex futex atomic"
 BUSTED_RUNS=3
 
 # stress LABEL ARGS...: run `contend stress ARGS`, output in $tmp/LABEL,
@@ -22,7 +23,7 @@ stress() {
 	shift
 	"$CONTEND" stress "$@" >"$tmp/$label" 2>"$tmp/$label.err"
 	rc=$?
-	grep '^sema/[a-z]*: ' "$tmp/$label" | sed "s/^/# $label: /"
+	grep '^[a-z]*/[a-z]*: ' "$tmp/$label" | sed "s/^/# $label: /"
 }
 
 # note_all LABEL: the whole output of a run, for a failure.
@@ -34,20 +35,20 @@ last_line_success() {
 	tail -n 1 "$1" | grep -q '^SUCCESS'
 }
 
-# all_succeed LABEL DESC: exit 0, a SUCCESS line per implementation and a
-# final line starting with SUCCESS.
+# all_succeed LABEL DESC FAMILY IMPLS: exit 0, a SUCCESS line per
+# implementation and a final line starting with SUCCESS.
 all_succeed() {
 	check "$2: exit status 0" [ "$rc" -eq 0 ] ||
 		{ echo "#   got $rc"; note_all "$1"; }
-	for i in $IMPLS; do
-		check "$2: sema/$i: SUCCESS" \
-			grep -q "^sema/$i: SUCCESS" "$tmp/$1"
+	for i in $4; do
+		check "$2: $3/$i: SUCCESS" \
+			grep -q "^$3/$i: SUCCESS" "$tmp/$1"
 	done
 	check "$2: final line starts with SUCCESS" last_line_success "$tmp/$1"
 }
 
 stress plain sema --duration 1s
-all_succeed plain "stress sema"
+all_succeed plain "stress sema" sema "$SEMA_IMPLS"
 
 k=1
 while [ "$k" -le "$BUSTED_RUNS" ]; do
@@ -67,7 +68,29 @@ while [ "$k" -le "$BUSTED_RUNS" ]; do
 done
 
 stress chaos sema --chaos --duration 1s
-all_succeed chaos "stress sema --chaos"
+all_succeed chaos "stress sema --chaos" sema "$SEMA_IMPLS"
+
+stress ctx ctx --duration 1s
+all_succeed ctx "stress ctx" ctx "$CTX_IMPLS"
+
+# ctx/busted's cancel wakes one sleeping waiter of several: the others
+# sleep on, which the watchdog reports as threads stuck in wait() after the
+# stop flag.
+k=1
+while [ "$k" -le "$BUSTED_RUNS" ]; do
+	stress "ctxbusted$k" ctx --impl busted --duration 1s
+	check "stress ctx/busted run $k of $BUSTED_RUNS: exit status 1" \
+		[ "$rc" -eq 1 ] || { echo "#   got $rc"; note_all "ctxbusted$k"; }
+	check "stress ctx/busted run $k of $BUSTED_RUNS: a ctx/busted: FAILURE line" \
+		grep -q '^ctx/busted: FAILURE' "$tmp/ctxbusted$k"
+	check "stress ctx/busted run $k of $BUSTED_RUNS: a waiter left asleep in wait()" \
+		grep -Eq '^# *thread [0-9]+: in wait\(' "$tmp/ctxbusted$k" ||
+		note_all "ctxbusted$k"
+	k=$((k + 1))
+done
+
+stress ctxchaos ctx --chaos --duration 1s
+all_succeed ctxchaos "stress ctx --chaos" ctx "$CTX_IMPLS"
 
 check "stress made no results root" [ ! -e "$tmp/results" ]
 
