@@ -7,6 +7,9 @@
  * are seq_cst on (waiters, err), so either the canceller sees the waiter
  * or the waiter sees err and the kernel refuses to let it sleep.  Hooks
  * and children sit in the shared locked list.
+ *
+ * The functions are shared with ctx/busted (ctx_busted.c), which is this
+ * implementation created with a wake count of one instead of all.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,13 +24,14 @@
 struct futex_ctx {
 	struct ctx c;
 	_Atomic uint32_t waiters;
+	int wake;		/* sleepers one cancel wakes: INT_MAX */
 	struct ctx_hooks hooks;
 };
 
 #define to_fc(x) container_of(x, struct futex_ctx, c)
 #define err_word(c) ((_Atomic uint32_t *)&(c)->err)
 
-static void futex_cancel(struct ctx *c, int err, const char *cause)
+void futex_ctx_cancel(struct ctx *c, int err, const char *cause)
 {
 	struct futex_ctx *f = to_fc(c);
 	struct ctx_hook *run;
@@ -36,26 +40,33 @@ static void futex_cancel(struct ctx *c, int err, const char *cause)
 		return;
 	/* seq_cst after ctx_claim's seq_cst store of err (see the top). */
 	if (atomic_load(&f->waiters))
-		futex_wake(err_word(c), INT_MAX);
+		futex_wake(err_word(c), f->wake);
 	pthread_mutex_lock(&f->hooks.lock);
 	run = hooks_close_locked(&f->hooks);
 	pthread_mutex_unlock(&f->hooks.lock);
 	hooks_run(run, c);
 }
 
-static int futex_create(struct ctx **out, struct ctx *parent, uint64_t deadline)
+int futex_ctx_create(struct ctx **out, struct ctx *parent, uint64_t deadline,
+		     const struct ctx_ops *ops, int wake)
 {
 	struct futex_ctx *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return ENOMEM;
+	f->wake = wake;
 	hooks_init(&f->hooks);
-	ctx_attach(&f->c, &ctx_futex_ops, parent, deadline);
+	ctx_attach(&f->c, ops, parent, deadline);
 	*out = &f->c;
 	return 0;
 }
 
-static int futex_cwait(struct ctx *c, uint64_t deadline)
+static int futex_create(struct ctx **out, struct ctx *parent, uint64_t deadline)
+{
+	return futex_ctx_create(out, parent, deadline, &ctx_futex_ops, INT_MAX);
+}
+
+int futex_ctx_wait(struct ctx *c, uint64_t deadline)
 {
 	struct futex_ctx *f = to_fc(c);
 	uint64_t until = ctx_wait_until(c, deadline);
@@ -74,21 +85,21 @@ static int futex_cwait(struct ctx *c, uint64_t deadline)
 	return err;
 }
 
-static int futex_after_func(struct ctx *c, struct ctx_hook *h)
+int futex_ctx_after_func(struct ctx *c, struct ctx_hook *h)
 {
 	return hooks_add(&to_fc(c)->hooks, c, h);
 }
 
-static bool futex_stop(struct ctx *c, struct ctx_hook *h)
+bool futex_ctx_stop(struct ctx *c, struct ctx_hook *h)
 {
 	return hooks_stop(&to_fc(c)->hooks, h);
 }
 
-static void futex_destroy(struct ctx *c)
+void futex_ctx_destroy(struct ctx *c)
 {
 	struct futex_ctx *f = to_fc(c);
 
-	futex_cancel(c, ECANCELED, CAUSE_CANCELED);
+	futex_ctx_cancel(c, ECANCELED, CAUSE_CANCELED);
 	ctx_detach(c);
 	hooks_destroy(&f->hooks);
 	free(f);
@@ -100,9 +111,9 @@ const struct ctx_ops ctx_futex_ops = {
 		.desc = "waiters sleep on the err word; one FUTEX_WAKE wakes them all",
 	},
 	.create = futex_create,
-	.cancel = futex_cancel,
-	.wait = futex_cwait,
-	.after_func = futex_after_func,
-	.stop = futex_stop,
-	.destroy = futex_destroy,
+	.cancel = futex_ctx_cancel,
+	.wait = futex_ctx_wait,
+	.after_func = futex_ctx_after_func,
+	.stop = futex_ctx_stop,
+	.destroy = futex_ctx_destroy,
 };

@@ -68,6 +68,15 @@ static inline uint64_t ctx_wait_until(const struct ctx *c, uint64_t deadline)
 /* After a timed-out sleep: fire the context's deadline if it has passed. */
 int ctx_wait_timed_out(struct ctx *c);
 
+/* ctx/futex's functions, shared with its broken twin ctx/busted. */
+int futex_ctx_create(struct ctx **out, struct ctx *parent, uint64_t deadline,
+		     const struct ctx_ops *ops, int wake);
+void futex_ctx_cancel(struct ctx *c, int err, const char *cause);
+int futex_ctx_wait(struct ctx *c, uint64_t deadline);
+int futex_ctx_after_func(struct ctx *c, struct ctx_hook *h);
+bool futex_ctx_stop(struct ctx *c, struct ctx_hook *h);
+void futex_ctx_destroy(struct ctx *c);
+
 /* The shared deadline service: one thread, one min-heap, no polling. */
 int ctx_timer_add(struct ctx *c);
 void ctx_timer_remove(struct ctx *c);	/* waits while c is being fired */
