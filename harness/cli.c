@@ -314,10 +314,14 @@ static void parse_param(struct run_config *cfg, const char *arg, bool *seen)
 			for (c = 0; ps->choices[c]; c++)
 				if (!strcmp(ps->choices[c], tok))
 					break;
-			if (!ps->choices[c])
-				usage_error("invalid %s '%s' (valid: %s%s%s)", key, tok,
-					    ps->choices[0], ps->choices[1] ? " " : "",
-					    ps->choices[1] ? ps->choices[1] : "");
+			if (!ps->choices[c]) {
+				char valid[256] = "";
+
+				for (c = 0; ps->choices[c]; c++)
+					snprintf(valid + strlen(valid), sizeof(valid) - strlen(valid),
+						 "%s%s", c ? " " : "", ps->choices[c]);
+				usage_error("invalid %s '%s' (valid: %s)", key, tok, valid);
+			}
 			v = c;
 		} else if (parse_number(key, tok, ps->min, ps->max, &v, err, sizeof(err))) {
 			usage_error("%s", err);
