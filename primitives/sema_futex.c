@@ -118,7 +118,7 @@ static int futex_acquire(struct sema *s, unsigned n, const struct ctx *cctx)
 	struct futex_sema *f = to_fs(s);
 	struct ctx *ctx = (struct ctx *)cctx;
 	uint64_t deadline = ctx_deadline(ctx);
-	struct ctx_hook hook = { .fn = waiter_cancelled, .arg = f };
+	struct ctx_hook hook;	/* initialised only on the slow path */
 	bool hooked = false;
 	int rc;
 
@@ -135,8 +135,10 @@ static int futex_acquire(struct sema *s, unsigned n, const struct ctx *cctx)
 		    take(f, n))
 			return 0;
 	}
-	if (ctx_cancellable(ctx))
+	if (ctx_cancellable(ctx)) {
+		hook = (struct ctx_hook){ .fn = waiter_cancelled, .arg = f };
 		hooked = !ctx->ops->after_func(ctx, &hook);
+	}
 	for (;;) {
 		uint32_t seq;
 		bool got;

@@ -135,7 +135,7 @@ static int mutex_acquire(struct sema *s, unsigned n, const struct ctx *cctx)
 	struct ctx *ctx = (struct ctx *)cctx;
 	uint64_t deadline = ctx_deadline(ctx);
 	pthread_condattr_t attr;
-	struct waiter w = { .n = n, .m = m };
+	struct waiter w;	/* initialised only on the slow path */
 	struct timespec ts;
 	int rc = 0;
 
@@ -151,6 +151,7 @@ static int mutex_acquire(struct sema *s, unsigned n, const struct ctx *cctx)
 		return 0;
 	}
 
+	w = (struct waiter){ .n = n, .m = m };
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.cond, &attr);
