@@ -12,14 +12,11 @@ static _Thread_local uint64_t chaos_rng;
 
 void chaos_inject(void)
 {
-	uint64_t x = chaos_rng;
+	uint64_t x;
 
-	if (!x)
-		x = (uint64_t)(uintptr_t)&chaos_rng | 1;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	chaos_rng = x;
+	if (!chaos_rng)
+		chaos_rng = (uint64_t)(uintptr_t)&chaos_rng | 1;
+	x = xorshift64(&chaos_rng);
 
 	switch (x % 16) {
 	case 0:

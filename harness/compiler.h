@@ -7,6 +7,7 @@
 #define CONTEND_COMPILER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CACHELINE 64
 #define cacheline_aligned __attribute__((aligned(CACHELINE)))
@@ -29,7 +30,29 @@ static inline void cpu_relax(void)
 	__asm__ __volatile__("yield" ::: "memory");
 #else
 	barrier();
+/* xorshift64: a fast per-thread PRNG for workloads, checkers and chaos. */
+static inline uint64_t xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
 #endif
+}
+
+/* xorshift64: a fast per-thread PRNG for workloads, checkers and chaos. */
+static inline uint64_t xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
 }
 
 #endif

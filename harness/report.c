@@ -344,6 +344,27 @@ static void paths(struct rep *rp, const struct wl *w, unsigned ci,
 }
 
 /*
+ * Open a chart's data file and the row buffer every chart needs; on
+ * failure record the error and return NULL with nothing left open.
+ */
+static FILE *open_chart(struct rep *rp, const struct wl *w, unsigned ci,
+			const char *kind, char *rel, size_t rlen, char *dat,
+			char *base, size_t **rows)
+{
+	FILE *f;
+
+	paths(rp, w, ci, kind, rel, rlen, dat, base);
+	*rows = malloc((w->nrows + 1) * sizeof(**rows));
+	f = *rows ? fopen(dat, "w") : NULL;
+	if (!f) {
+		rp->err = errno ? errno : ENOMEM;
+		free(*rows);
+		*rows = NULL;
+	}
+	return f;
+}
+
+/*
  * Draw a chart whose data is in dat (nothing when no series had data),
  * and reference it in the report.
  */
@@ -366,20 +387,14 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 			  unsigned nt, const char *title, bool fairness)
 {
 	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[64];
-	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	size_t *rows;
 	unsigned nseries = 0;
 	FILE *f;
 
-	paths(rp, w, ci, fairness ? "fairness" : "throughput", rel,
-	      sizeof(rel), dat, base);
-	f = fopen(dat, "w");
-	if (!f || !rows) {
-		rp->err = errno ? errno : ENOMEM;
-		if (f)
-			fclose(f);
-		free(rows);
+	f = open_chart(rp, w, ci, fairness ? "fairness" : "throughput", rel,
+		       sizeof(rel), dat, base, &rows);
+	if (!f)
 		return;
-	}
 	for (unsigned i = 0; i < w->series.n; i++) {
 		bool any = false;
 
@@ -423,19 +438,14 @@ static void chart_latency_threads(struct rep *rp, const struct wl *w,
 				  const char *title)
 {
 	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[64];
-	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	size_t *rows;
 	unsigned nseries = 0;
 	FILE *f;
 
-	paths(rp, w, ci, "latency-vs-threads", rel, sizeof(rel), dat, base);
-	f = fopen(dat, "w");
-	if (!f || !rows) {
-		rp->err = errno ? errno : ENOMEM;
-		if (f)
-			fclose(f);
-		free(rows);
+	f = open_chart(rp, w, ci, "latency-vs-threads", rel, sizeof(rel), dat,
+		       base, &rows);
+	if (!f)
 		return;
-	}
 	for (unsigned i = 0; i < w->series.n; i++) {
 		bool any = false;
 
@@ -468,20 +478,14 @@ static void chart_latency(struct rep *rp, const struct wl *w, unsigned ci,
 			  const char *title)
 {
 	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[64], t2[1100];
-	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	size_t *rows;
 	unsigned nseries = 0;
 	FILE *f;
 
 	snprintf(kind, sizeof(kind), "latency-t%u", threads);
-	paths(rp, w, ci, kind, rel, sizeof(rel), dat, base);
-	f = fopen(dat, "w");
-	if (!f || !rows) {
-		rp->err = errno ? errno : ENOMEM;
-		if (f)
-			fclose(f);
-		free(rows);
+	f = open_chart(rp, w, ci, kind, rel, sizeof(rel), dat, base, &rows);
+	if (!f)
 		return;
-	}
 	for (unsigned i = 0; i < w->series.n; i++) {
 		size_t n = select_rows(w, config, w->series.k[i], threads, true, rows);
 		struct stat3 s;
@@ -543,20 +547,19 @@ static void chart_percentiles(struct rep *rp, const struct wl *w, unsigned ci,
 			      const char *title)
 {
 	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[64], t2[1100];
-	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	size_t *rows;
 	struct hist *h = malloc(sizeof(*h));
 	unsigned nseries = 0;
 	FILE *f;
 
 	snprintf(kind, sizeof(kind), "percentiles-t%u", threads);
-	paths(rp, w, ci, kind, rel, sizeof(rel), dat, base);
-	f = fopen(dat, "w");
-	if (!f || !rows || !h) {
-		rp->err = errno ? errno : ENOMEM;
+	f = open_chart(rp, w, ci, kind, rel, sizeof(rel), dat, base, &rows);
+	if (!f || !h) {
 		if (f)
 			fclose(f);
 		free(rows);
 		free(h);
+		rp->err = rp->err ? rp->err : ENOMEM;
 		return;
 	}
 	for (unsigned i = 0; i < w->series.n; i++) {

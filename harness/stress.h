@@ -80,12 +80,7 @@ static inline bool stress_running(struct stress_thread *t)
 
 static inline uint64_t stress_rand(struct stress_thread *t)
 {
-	uint64_t x = t->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return t->rng = x;
+	return xorshift64(&t->rng);
 }
 
 static inline void stress_begin(struct stress_thread *t, const char *op,

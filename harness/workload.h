@@ -124,12 +124,7 @@ static inline bool worker_running(struct worker *w)
 
 static inline uint64_t worker_rand(struct worker *w)
 {
-	uint64_t x = w->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return w->rng = x;
+	return xorshift64(&w->rng);
 }
 
 /*
