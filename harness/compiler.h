@@ -30,17 +30,6 @@ static inline void cpu_relax(void)
 	__asm__ __volatile__("yield" ::: "memory");
 #else
 	barrier();
-/* xorshift64: a fast per-thread PRNG for workloads, checkers and chaos. */
-static inline uint64_t xorshift64(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
-
 #endif
 }
 
