@@ -47,25 +47,30 @@ all_succeed() {
 	check "$2: final line starts with SUCCESS" last_line_success "$tmp/$1"
 }
 
+# busted FAMILY WHAT REGEX: the family's negative control must fail every
+# one of BUSTED_RUNS runs: exit 1, a FAILURE line, and output matching
+# REGEX, the evidence of its particular bug (described by WHAT).
+busted() {
+	k=1
+	while [ "$k" -le "$BUSTED_RUNS" ]; do
+		out="$1busted$k"
+		stress "$out" "$1" --impl busted --duration 1s
+		check "stress $1/busted run $k of $BUSTED_RUNS: exit status 1" \
+			[ "$rc" -eq 1 ] || { echo "#   got $rc"; note_all "$out"; }
+		check "stress $1/busted run $k of $BUSTED_RUNS: a $1/busted: FAILURE line" \
+			grep -q "^$1/busted: FAILURE" "$tmp/$out"
+		check "stress $1/busted run $k of $BUSTED_RUNS: $2" \
+			grep -Eq "$3" "$tmp/$out" || note_all "$out"
+		k=$((k + 1))
+	done
+}
+
 stress plain sema --duration 1s
 all_succeed plain "stress sema" sema "$SEMA_IMPLS"
 
-k=1
-while [ "$k" -le "$BUSTED_RUNS" ]; do
-	stress "busted$k" sema --impl busted --duration 1s
-	check "stress sema/busted run $k of $BUSTED_RUNS: exit status 1" \
-		[ "$rc" -eq 1 ] || { echo "#   got $rc"; note_all "busted$k"; }
-	check "stress sema/busted run $k of $BUSTED_RUNS: a sema/busted: FAILURE line" \
-		grep -q '^sema/busted: FAILURE' "$tmp/busted$k"
-	# The over-admission is named on the FAILURE line, or, where the
-	# permits busted also loses (its store overwrites a concurrent
-	# release) starve everyone first, on the "also" line after a hang.
-	check "stress sema/busted run $k of $BUSTED_RUNS: invariant violations named" \
-		grep -Eq '(FAILURE:|also) [1-9][0-9]* invariant violations' \
-		"$tmp/busted$k"
-	grep '^# *also ' "$tmp/busted$k" | sed "s/^# */# busted$k: /"
-	k=$((k + 1))
-done
+# sema/busted over-admits: the violation count is on the FAILURE line (or
+# on the "also" line, should a run end in a hang first).
+busted sema "invariant violations named" '(FAILURE:|also) [1-9][0-9]* invariant violations'
 
 stress chaos sema --chaos --duration 1s
 all_succeed chaos "stress sema --chaos" sema "$SEMA_IMPLS"
@@ -76,18 +81,7 @@ all_succeed ctx "stress ctx" ctx "$CTX_IMPLS"
 # ctx/busted's cancel wakes one sleeping waiter of several: the others
 # sleep on, which the watchdog reports as threads stuck in wait() after the
 # stop flag.
-k=1
-while [ "$k" -le "$BUSTED_RUNS" ]; do
-	stress "ctxbusted$k" ctx --impl busted --duration 1s
-	check "stress ctx/busted run $k of $BUSTED_RUNS: exit status 1" \
-		[ "$rc" -eq 1 ] || { echo "#   got $rc"; note_all "ctxbusted$k"; }
-	check "stress ctx/busted run $k of $BUSTED_RUNS: a ctx/busted: FAILURE line" \
-		grep -q '^ctx/busted: FAILURE' "$tmp/ctxbusted$k"
-	check "stress ctx/busted run $k of $BUSTED_RUNS: a waiter left asleep in wait()" \
-		grep -Eq '^# *thread [0-9]+: in wait\(' "$tmp/ctxbusted$k" ||
-		note_all "ctxbusted$k"
-	k=$((k + 1))
-done
+busted ctx "a waiter left asleep in wait()" '^# *thread [0-9]+: in wait\('
 
 stress ctxchaos ctx --chaos --duration 1s
 all_succeed ctxchaos "stress ctx --chaos" ctx "$CTX_IMPLS"
