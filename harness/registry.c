@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chan.h"
 #include "ctx.h"
 #include "registry.h"
 #include "sema.h"
@@ -50,9 +51,23 @@ static const struct family ctx_family = {
 	.micro = &ctx_micro,
 };
 
+static const struct impl_info *const chan_impls[] = {
+	&chan_mutex_ops.info,
+	NULL,
+};
+
+static const struct family chan_family = {
+	.name = "chan",
+	.desc = "bounded channel / queue: block, queue, shed (Go: buffered chan)",
+	.impls = chan_impls,
+	.ordered = true,
+	.baseline = "ck",
+};
+
 const struct family *const families[] = {
 	&sema_family,
 	&ctx_family,
+	&chan_family,
 	NULL,
 };
 
