@@ -20,6 +20,7 @@ static const struct impl_info *const sema_impls[] = {
 	&sema_futex_ops.info,
 	&sema_spin_ops.info,
 	&sema_posix_ops.info,
+	&sema_chan_ops.info,
 	&sema_busted_ops.info,
 	&sema_null_ops.info,
 	NULL,
@@ -39,6 +40,7 @@ static const struct impl_info *const ctx_impls[] = {
 	&ctx_mutex_ops.info,
 	&ctx_futex_ops.info,
 	&ctx_atomic_ops.info,
+	&ctx_chan_ops.info,
 	&ctx_busted_ops.info,
 	NULL,
 };

@@ -121,6 +121,6 @@ static inline bool ctx_cancellable(const struct ctx *c)
 }
 
 extern const struct ctx_ops ctx_mutex_ops, ctx_futex_ops, ctx_atomic_ops,
-	ctx_busted_ops;
+	ctx_chan_ops, ctx_busted_ops;
 
 #endif

@@ -61,6 +61,6 @@ static inline const struct sema_ops *sema_ops_of(const struct impl_info *i)
 #define SEMA_MAX_PERMITS (1u << 30)
 
 extern const struct sema_ops sema_mutex_ops, sema_futex_ops, sema_spin_ops,
-	sema_posix_ops, sema_busted_ops, sema_null_ops;
+	sema_posix_ops, sema_chan_ops, sema_busted_ops, sema_null_ops;
 
 #endif
