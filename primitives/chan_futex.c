@@ -45,13 +45,12 @@
  * keep it past its deadline.  The hook is stopped outside the lock, after
  * the call's outcome is decided.
  *
- * Every re-check looks at the ring first: a sleeper woken to proceed
- * proceeds even if its context ended meanwhile (as chan/mutex does), and
- * gives up only when it cannot proceed.  Whatever wake it consumed was
- * then for a change someone else already used up; still, a sleeper that
- * leaves with an error passes a wake on if the ring says another sleeper
- * on its side could proceed, so no future change of that order can
- * strand one.
+ * Every re-check looks at the context first: once cancelled, a waiter
+ * takes nothing and sends nothing, even if the ring would let it (as a
+ * sema waiter gives back a permit granted as it was cancelled).  A
+ * sleeper that leaves with an error passes on a wake it may have consumed
+ * if the ring says another sleeper on its side could proceed, so no
+ * cancellation can strand one.
  *
  * Fairness: none; a running thread barges past woken sleepers.
  */
@@ -277,6 +276,9 @@ static int futex_send(struct chan *c, void *item, const struct ctx *cctx)
 	w.hook_tried = w.hooked = w.timed_out = false;
 	chan_lock(f);
 	for (;;) {
+		/* Cancellation first: a cancelled waiter sends nothing. */
+		if ((rc = ctx_err(cctx)))
+			break;
 		if (f->closed) {
 			rc = EPIPE;
 			break;
@@ -309,6 +311,9 @@ static int futex_recv(struct chan *c, void **item, const struct ctx *cctx)
 	w.hook_tried = w.hooked = w.timed_out = false;
 	chan_lock(f);
 	for (;;) {
+		/* Cancellation first: a cancelled waiter takes nothing. */
+		if ((rc = ctx_err(cctx)))
+			break;
 		if (f->count) {
 			woke = take(f, item);
 			rc = 0;

@@ -12,8 +12,10 @@
  * Cancellation: a sleeper with a cancellable context registers a hook that
  * broadcasts the condvar it sleeps on; every sleeper there re-checks, the
  * cancelled one leaves.  A broadcast is wasteful but cancellations are
- * rare, and a shared condvar has no way to wake one chosen thread.  When a
- * cancelled sender leaves, the signal it may have consumed is passed on.
+ * rare, and a shared condvar has no way to wake one chosen thread.  A
+ * woken waiter looks at its context before the ring: once cancelled it
+ * takes nothing, even if it could, and passes on the signal it may have
+ * consumed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -133,14 +135,15 @@ static int sleep_until(struct mutex_chan *m, pthread_cond_t *cond,
 	}
 	(*sleepers)++;
 	for (;;) {
+		/* Cancellation first: a cancelled waiter takes nothing. */
+		if ((rc = ctx_err(ctx)))
+			break;
 		if (ready(m))
 			break;
 		if (m->closed) {
 			rc = EPIPE;
 			break;
 		}
-		if ((rc = ctx_err(ctx)))
-			break;
 		if (!deadline) {
 			pthread_cond_wait(cond, &m->lock);
 		} else if (pthread_cond_timedwait(cond, &m->lock, &ts) == ETIMEDOUT &&

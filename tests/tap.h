@@ -73,6 +73,21 @@ static inline void tap_skip_all(const char *why)
 	exit(0);
 }
 
+/* Stop the whole program: nothing after this could mean anything. */
+static inline __attribute__((format(printf, 1, 2), noreturn))
+void tap_bail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("Bail out! ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	exit(1);
+}
+
 static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_count);
