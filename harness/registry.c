@@ -12,7 +12,7 @@
 extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_broadcast_workload, ctx_children_workload, ctx_deadline_workload,
 	ctx_rpc_workload, ctx_tree_workload;
-extern const struct stress_family sema_stress, ctx_stress;
+extern const struct stress_family sema_stress, ctx_stress, chan_stress;
 extern const struct micro_family sema_micro, ctx_micro;
 
 static const struct impl_info *const sema_impls[] = {
@@ -62,6 +62,7 @@ static const struct family chan_family = {
 	.impls = chan_impls,
 	.ordered = true,
 	.baseline = "ck",
+	.stress = &chan_stress,
 };
 
 const struct family *const families[] = {
