@@ -754,7 +754,8 @@ static int cmd_micro(int argc, char **argv)
 			     "Single-operation costs through Google Benchmark, for every implementation\n"
 			     "in the registry (the null floor included): uncontended acquire+release,\n"
 			     "a failing try_acquire, and acquire+release contended at 2, 4, ... N threads\n"
-			     "(default N: the PUs).  Real time, threads pinned inside the body,\n"
+			     "(default N: the PUs); cases whose threads play roles (chan's pipeline_1p1c)\n"
+			     "at their own count.  Real time, threads pinned inside the body,\n"
 			     "repetitions interleaved.  Writes micro.csv and micro.json into a run\n"
 			     "folder; harness/shim/empty vs native/empty is the shim's own cost.");
 			return 0;

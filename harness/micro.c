@@ -183,11 +183,13 @@ int micro_run(const struct micro_opts *o, const char *dir, const char *run_id,
 			if (i->flags & IMPL_TEST_ONLY || i->unsupported)
 				continue;
 			for (const struct micro_case *mc = (*f)->micro->cases; mc->name; mc++) {
-				for (unsigned t = 1; t <= o->max_threads; t = t < 2 ? 2 : t * 2) {
+				unsigned lo = mc->threads ? mc->threads : 1;
+				unsigned hi = mc->threads ? mc->threads :
+					      mc->contended ? o->max_threads : 1;
+
+				for (unsigned t = lo; t <= hi; t = t < 2 ? 2 : t * 2) {
 					struct mb *b;
 
-					if (t > 1 && !mc->contended)
-						break;
 					if (s.nmb == cap) {
 						rc = ENOMEM;
 						goto out;
@@ -207,7 +209,7 @@ int micro_run(const struct micro_opts *o, const char *dir, const char *run_id,
 					topo_plan(topo, PLACE_COMPACT, t, b->plan);
 					snprintf(b->name, sizeof(b->name), "%s/%s/%s%s",
 						 (*f)->name, i->name, mc->name,
-						 t > 1 ? "/contended" : "");
+						 t > 1 && !mc->threads ? "/contended" : "");
 					s.nmb++;
 					rc = gb_register(b->name, mb_body, b, t);
 					if (rc)

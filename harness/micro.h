@@ -29,6 +29,11 @@ struct micro_case {
 	void *(*setup)(const struct impl_info *impl);
 	void (*body)(struct gb_state *st, void *obj, const struct impl_info *impl);
 	void (*teardown)(void *obj, const struct impl_info *impl);
+	/* 0: one thread (and 2..N when contended).  2 or more: always exactly
+	 * that many, whatever --threads says, for a case whose threads play
+	 * roles (a pipeline's producer and consumer); its name has no
+	 * "/contended", Google Benchmark's adds "/threads:N". */
+	unsigned threads;
 };
 
 struct micro_family {

@@ -12,8 +12,8 @@
 extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_broadcast_workload, ctx_children_workload, ctx_deadline_workload,
 	ctx_rpc_workload, ctx_tree_workload;
-extern const struct stress_family sema_stress, ctx_stress;
-extern const struct micro_family sema_micro, ctx_micro;
+extern const struct stress_family sema_stress, ctx_stress, chan_stress;
+extern const struct micro_family sema_micro, ctx_micro, chan_micro;
 
 static const struct impl_info *const sema_impls[] = {
 	&sema_mutex_ops.info,
@@ -66,6 +66,8 @@ static const struct family chan_family = {
 	.impls = chan_impls,
 	.ordered = true,
 	.baseline = "ck",
+	.stress = &chan_stress,
+	.micro = &chan_micro,
 };
 
 const struct family *const families[] = {

@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# The short stress suite: every sema and ctx implementation survives a
-# second of random operations (with and without chaos), and the
-# deliberately broken sema/busted and ctx/busted are caught on every one of
-# several runs.  Each implementation's result line goes out as a "# " note.
+# The short stress suite: every sema, ctx and chan implementation survives
+# a second of random operations (with and without chaos), and the
+# deliberately broken sema/busted, ctx/busted and chan/busted are caught on
+# every one of several runs.  Each implementation's result line goes out as
+# a "# " note.
 #
 #	CONTEND=/abs/path/build/contend tests/stress_test.sh
 
@@ -14,6 +15,7 @@ cd "$tmp" || exit 1
 
 SEMA_IMPLS="mutex futex spin posix"
 CTX_IMPLS="mutex futex atomic"
+CHAN_IMPLS="mutex"
 BUSTED_RUNS=3
 
 # stress LABEL ARGS...: run `contend stress ARGS`, output in $tmp/LABEL,
@@ -85,6 +87,18 @@ busted ctx "a waiter left asleep in wait()" '^# *thread [0-9]+: in wait\('
 
 stress ctxchaos ctx --chaos --duration 1s
 all_succeed ctxchaos "stress ctx --chaos" ctx "$CTX_IMPLS"
+
+stress chan chan --duration 1s
+all_succeed chan "stress chan" chan "$CHAN_IMPLS"
+
+# chan/busted loses and duplicates items: the first violation names one
+# of the item invariants (on the FAILURE line, or on the "also" line
+# should a run end in a hang).
+busted chan "a lost, duplicated, reordered, phantom or extra item named" \
+	'[1-9][0-9]* invariant violations.*; first: (lost|duplicate|FIFO|never produced|not sent but received|len > cap):'
+
+stress chanchaos chan --chaos --duration 1s
+all_succeed chanchaos "stress chan --chaos" chan "$CHAN_IMPLS"
 
 check "stress made no results root" [ ! -e "$tmp/results" ]
 
