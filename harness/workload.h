@@ -35,7 +35,7 @@
 #include "impl.h"
 
 #define MAX_PARAMS 12
-#define MAX_EXTRAS 8
+#define MAX_EXTRAS 12
 
 enum phase { PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
 
