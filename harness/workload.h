@@ -133,6 +133,11 @@ struct workload {
 	 * tables but draw no charts.  Without them, share_* columns (if any)
 	 * are charted against the swept parameter. */
 	const struct sweep_metric *sweep;
+	/* Optional: how the thread count splits into roles, for the report's
+	 * axis, e.g. "p producers + c consumers".  The workload then reports
+	 * each role's thread count in an extra column threads_<role>
+	 * (threads_p, threads_c) and thread counts read "1p1c". */
+	const char *roles;
 	/* Build the shared state into t->state; 0 or an error code. */
 	int (*setup)(struct trial *t);
 	/* One thread's loop; returns when worker_running() says stop. */

@@ -374,6 +374,7 @@ const struct workload chan_pipeline_workload = {
 	.extras = pipe_extras,
 	.sampled = true,
 	.check_threads = pipe_check_threads,
+	.roles = "p producers + c consumers",
 	.setup = pipe_setup,
 	.thread = pipe_thread,
 	.finish = pipe_finish,
