@@ -850,6 +850,13 @@ static const char *const suite_default[][20] = {
 	{ "ctx/tree", "--threads", "1", "--param", "depth=1,3", "--param",
 	  "breadth=10", "--reps", "5", "--duration", "500ms", "--warmup", "100ms",
 	  NULL },
+	/* 1p1c and 4p4c at capacity 100, Go's BenchmarkChanProdCons shapes. */
+	{ "chan/pipeline", "--threads", "2,8", "--reps", "5", "--duration", "300ms",
+	  "--warmup", "100ms", NULL },
+	/* About 17 s per chan implementation: 18 configurations x 3 reps. */
+	{ "backpressure/overload", "--threads", "2", "--param",
+	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
+	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
@@ -876,6 +883,13 @@ static const char *const suite_long[][20] = {
 	  "--param", "sema=mutex,futex,spin", "--reps", "11", "--duration", "2s", NULL },
 	{ "ctx/tree", "--threads", "1,2", "--param", "depth=1,2,3,4", "--param",
 	  "breadth=10", "--reps", "11", "--duration", "2s", NULL },
+	{ "chan/pipeline", "--threads", "2,4,8,16", "--param", "capacity=1,100,10000",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ "chan/pipeline", "--threads", "2,4,8", "--param", "consumers=1",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ "backpressure/overload", "--threads", "2", "--param",
+	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
+	  "--param", "arrival=fixed,poisson", "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
 
@@ -890,7 +904,7 @@ static int cmd_bench(int argc, char **argv)
 	};
 	const char *const (*suite)[20] = suite_default;
 	const char *outdir = NULL;
-	struct run_args ra[16];
+	struct run_args ra[32];
 	struct topo *machine = load_machine();
 	struct output *out;
 	char err[512], dir[PATH_MAX];
@@ -925,6 +939,9 @@ static int cmd_bench(int argc, char **argv)
 	/* Parse every line first: a bad suite fails before anything runs. */
 	for (; suite[n][0]; n++) {
 		char *av[20] = { "run" };
+
+		if (n == ARRAY_SIZE(ra))
+			usage_error("the suite has more than %zu lines", ARRAY_SIZE(ra));
 		int ac = 1;
 
 		for (; suite[n][ac - 1]; ac++)
