@@ -17,9 +17,10 @@
  * Latency is an item's time from just before send() to just after its
  * recv() returned: time blocked in send, in the buffer, and in recv.  It
  * is sampled: a producer times one item in about P (worker_sample), marks
- * it in the item and leaves its send time in a per-producer slot the
- * consumer reads behind a sequence check (a slot reused before it was
- * read is dropped and counted in lat_stale, never misread).  Each timed
+ * it in the item and leaves its send time in a per-producer slot, one
+ * atomic word holding the time and a tag of the item's sequence number,
+ * which the consumer checks (a slot reused before it was read is dropped
+ * and counted in lat_stale, never misread).  Each timed
  * item costs two clock reads and a histogram record, kept under 1% of
  * the producer's time per item as in sema/closed; the clock's own cost
  * is in the clock_read_ns column, never subtracted.
@@ -61,6 +62,8 @@ enum { X_THREADS_P, X_THREADS_C, X_NS_PER_ITEM, X_DRAINED, X_LEFT, X_MISSING,
 #define PID_BITS 14		/* up to 16383 producers in an item */
 #define SEQ_SHIFT (PID_BITS + 1)
 #define STAMP_SLOTS 1024	/* per producer; a power of two */
+#define TAG_BITS 18		/* a stamp: time since setup << 18 | tag */
+#define TAG_MASK ((UINT64_C(1) << TAG_BITS) - 1)
 
 _Static_assert(sizeof(uintptr_t) >= 8, "items carry a 49-bit sequence number");
 _Static_assert(MAX_SIDE < (1u << PID_BITS), "producer ids fit in an item");
@@ -87,15 +90,9 @@ static const char *const pipe_extras[] = {
 	NULL,
 };
 
-/* A producer's send time for a timed item, behind a sequence check. */
-struct stamp {
-	_Atomic uint64_t seq;
-	_Atomic uint64_t t;
-};
-
 struct producer {
 	uint64_t sent;		/* every item sent, warm-up included */
-	struct stamp *stamps;	/* STAMP_SLOTS */
+	_Atomic uint64_t *stamps; /* STAMP_SLOTS send times, tagged */
 } cacheline_aligned;
 
 /* What one consumer received from one producer. */
@@ -115,6 +112,7 @@ struct pipe {
 	unsigned nprod, ncons;
 	struct producer *prod;
 	struct consumer *cons;
+	uint64_t base;		/* now_ns() at setup: stamps count from it */
 	_Atomic unsigned producers_left cacheline_aligned;
 };
 
@@ -178,11 +176,9 @@ static int pipe_setup(struct trial *t)
 	memset(pp->prod, 0, pp->nprod * sizeof(*pp->prod));
 	memset(pp->cons, 0, pp->ncons * sizeof(*pp->cons));
 	for (unsigned i = 0; i < pp->nprod; i++) {
-		pp->prod[i].stamps = calloc(STAMP_SLOTS, sizeof(struct stamp));
+		pp->prod[i].stamps = calloc(STAMP_SLOTS, sizeof(*pp->prod[i].stamps));
 		if (!pp->prod[i].stamps)
 			goto fail;
-		for (unsigned k = 0; k < STAMP_SLOTS; k++)
-			atomic_init(&pp->prod[i].stamps[k].seq, UINT64_MAX);
 		t->workers[i].aux = true;
 	}
 	for (unsigned i = 0; i < pp->ncons; i++) {
@@ -193,11 +189,18 @@ static int pipe_setup(struct trial *t)
 	rc = pp->ops->create(&pp->c, (unsigned)t->param[P_CAPACITY]);
 	if (rc)
 		goto fail;
+	pp->base = now_ns();
 	t->state = pp;
 	return 0;
 fail:
 	pipe_free(pp);
 	return rc;
+}
+
+/* Which use of its slot a sequence number is (mod 2^TAG_BITS). */
+static inline uint64_t stamp_tag(uint64_t seq)
+{
+	return (seq / STAMP_SLOTS) & TAG_MASK;
 }
 
 static void produce(struct worker *w, struct pipe *pp)
@@ -210,14 +213,15 @@ static void produce(struct worker *w, struct pipe *pp)
 		uintptr_t item = (uintptr_t)seq << SEQ_SHIFT | pid;
 
 		if (worker_sample(w)) {
-			struct stamp *s = &me->stamps[seq & (STAMP_SLOTS - 1)];
+			uint64_t t = now_ns() - pp->base;
 
-			/* A seqlock write: readers see seq, t, seq agree or drop it. */
-			atomic_store_explicit(&s->seq, UINT64_MAX, memory_order_relaxed);
-			atomic_thread_fence(memory_order_release);
-			atomic_store_explicit(&s->t, now_ns(), memory_order_relaxed);
-			atomic_store_explicit(&s->seq, seq, memory_order_release);
-			item |= 1;
+			/* Time and tag in one word: the reader sees both or neither. */
+			if (t < UINT64_C(1) << (64 - TAG_BITS)) {
+				atomic_store_explicit(&me->stamps[seq & (STAMP_SLOTS - 1)],
+						      t << TAG_BITS | stamp_tag(seq),
+						      memory_order_release);
+				item |= 1;
+			}
 		}
 		if (unlikely(pp->ops->send(pp->c, (void *)item, NULL))) {
 			w->errors++;	/* EPIPE cannot happen before we stop */
@@ -235,14 +239,10 @@ static void produce(struct worker *w, struct pipe *pp)
 /* The send time of producer p's timed item seq, or 0 if its slot moved on. */
 static uint64_t stamp_of(const struct pipe *pp, unsigned p, uint64_t seq)
 {
-	struct stamp *s = &pp->prod[p].stamps[seq & (STAMP_SLOTS - 1)];
-	uint64_t s1, t, s2;
+	uint64_t v = atomic_load_explicit(&pp->prod[p].stamps[seq & (STAMP_SLOTS - 1)],
+					  memory_order_acquire);
 
-	s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
-	t = atomic_load_explicit(&s->t, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	s2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	return s1 == seq && s2 == seq ? t : 0;
+	return (v & TAG_MASK) == stamp_tag(seq) ? pp->base + (v >> TAG_BITS) : 0;
 }
 
 static void consume(struct worker *w, struct pipe *pp)
