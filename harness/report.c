@@ -695,7 +695,12 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 	const char *base = family_baseline(w->family);
 	char title[1200], hosts[512] = "", lbl[40];
 	bool have_lat = csv_col_index(w->t, "lat_p50_ns") >= 0;
-	/* A workload charted against its swept parameter keeps only tables. */
+	/*
+	 * A workload told against its swept parameter keeps only tables here:
+	 * no per-configuration charts, and no verdicts (its many
+	 * configurations, at few repetitions each, would only dilute the Holm
+	 * correction of every other verdict in the report).
+	 */
 	bool charts = !(w->desc && w->desc->sweep);
 
 	if (!nt || !rows) {
@@ -765,7 +770,7 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 		}
 	}
 	/* Verdicts: every other series against the family's baseline. */
-	for (unsigned i = 0; base && i < w->series.n; i++) {
+	for (unsigned i = 0; base && charts && i < w->series.n; i++) {
 		const char *s = w->series.k[i];
 		char bname[160];
 
