@@ -325,7 +325,7 @@ static void parse_param(struct run_config *cfg, const char *arg, bool *seen)
 			v = c;
 		} else if (parse_number(key, tok, ps->min, ps->max, &v, err, sizeof(err))) {
 			usage_error("%s", err);
-		} else if (v != floor(v)) {
+		} else if (v != floor(v) && !ps->real) {
 			usage_error("invalid %s '%s': must be a whole number", key, tok);
 		}
 		cfg->values[p][cfg->nvalues[p]++] = v;
@@ -535,10 +535,43 @@ static int print_and_store(void *arg, const struct trial_result *r)
 	return output_add(sc->out, r);
 }
 
+/* " key=value" for every parameter that is swept or not at its default. */
+static void fmt_params(const struct run_config *cfg, const double *param,
+		       char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (unsigned p = 0; cfg->wl->params[p].name; p++) {
+		const struct param_spec *ps = &cfg->wl->params[p];
+
+		if (cfg->nvalues[p] == 1 && param[p] == ps->def)
+			continue;
+		if (ps->choices)
+			snprintf(buf + strlen(buf), len - strlen(buf), " %s=%s",
+				 ps->name, ps->choices[(int)param[p]]);
+		else
+			snprintf(buf + strlen(buf), len - strlen(buf), " %s=%g",
+				 ps->name, param[p]);
+	}
+}
+
+/* Note one skipped combination in meta (out), on log and in first. */
+static void note_skip(struct output *out, FILE *log, char *first,
+		      size_t firstlen, const char *what)
+{
+	if (first && !*first)
+		snprintf(first, firstlen, "%s", what);
+	if (out)
+		output_note_skip(out, what);
+	if (log)
+		fprintf(log, "contend: skipping %s\n", what);
+}
+
 /*
- * Walk the combinations the workload's check() refuses.  Each is noted in
- * meta (out) and on log, when given; the first reason is kept in first.
- * Returns how many trials remain.
+ * Walk the combinations the workload's check() or check_threads()
+ * refuses.  Each is noted in meta (out) and on log, when given; the first
+ * reason is kept in first.  An implementation's refusal is noted once per
+ * parameter combination, a thread count's once per combination and thread
+ * count.  Returns how many trials remain.
  */
 static unsigned note_skips(const struct run_config *cfg, struct output *out,
 			   FILE *log, char *first, size_t firstlen)
@@ -547,32 +580,38 @@ static unsigned note_skips(const struct run_config *cfg, struct output *out,
 	double param[MAX_PARAMS];
 
 	for (unsigned k = 0; k < combos; k++) {
+		unsigned impls_ok = 0, threads_ok = 0;
+		char what[512], ps[256];
+
 		runner_combo(cfg, k, param);
+		fmt_params(cfg, param, ps, sizeof(ps));
 		for (unsigned i = 0; i < cfg->nimpls; i++) {
 			const char *why = cfg->wl->check ?
 				cfg->wl->check(cfg->impls[i], param) : NULL;
-			char what[512], ps[256] = "";
 
 			if (!why) {
-				runnable++;
+				impls_ok++;
 				continue;
 			}
-			for (unsigned p = 0; cfg->wl->params[p].name; p++)
-				if (cfg->nvalues[p] > 1 || param[p] != cfg->wl->params[p].def)
-					snprintf(ps + strlen(ps), sizeof(ps) - strlen(ps),
-						 " %s=%g", cfg->wl->params[p].name, param[p]);
 			snprintf(what, sizeof(what), "%s %s%s: %s", cfg->wl->name,
 				 cfg->impls[i]->name, ps, why);
-			if (first && !*first)
-				snprintf(first, firstlen, "%s", what);
-			if (out)
-				output_note_skip(out, what);
-			if (log)
-				fprintf(log, "contend: skipping %s\n", what);
+			note_skip(out, log, first, firstlen, what);
 		}
+		for (unsigned t = 0; t < cfg->nthreads; t++) {
+			const char *why = cfg->wl->check_threads ?
+				cfg->wl->check_threads(param, cfg->threads[t]) : NULL;
+
+			if (!why) {
+				threads_ok++;
+				continue;
+			}
+			snprintf(what, sizeof(what), "%s threads=%u%s: %s", cfg->wl->name,
+				 cfg->threads[t], ps, why);
+			note_skip(out, log, first, firstlen, what);
+		}
+		runnable += impls_ok * threads_ok;
 	}
-	return runnable * cfg->reps * cfg->nthreads * cfg->nplacements *
-	       cfg->nlatency;
+	return runnable * cfg->reps * cfg->nplacements * cfg->nlatency;
 }
 
 /*
@@ -812,6 +851,13 @@ static const char *const suite_default[][20] = {
 	{ "ctx/tree", "--threads", "1", "--param", "depth=1,3", "--param",
 	  "breadth=10", "--reps", "5", "--duration", "500ms", "--warmup", "100ms",
 	  NULL },
+	/* 1p1c and 4p4c at capacity 100, Go's BenchmarkChanProdCons shapes. */
+	{ "chan/pipeline", "--threads", "2,8", "--reps", "5", "--duration", "300ms",
+	  "--warmup", "100ms", NULL },
+	/* About 17 s per chan implementation: 18 configurations x 3 reps. */
+	{ "backpressure/overload", "--threads", "2", "--param",
+	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
+	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
@@ -838,6 +884,13 @@ static const char *const suite_long[][20] = {
 	  "--param", "sema=mutex,futex,spin", "--reps", "11", "--duration", "2s", NULL },
 	{ "ctx/tree", "--threads", "1,2", "--param", "depth=1,2,3,4", "--param",
 	  "breadth=10", "--reps", "11", "--duration", "2s", NULL },
+	{ "chan/pipeline", "--threads", "2,4,8,16", "--param", "capacity=1,100,10000",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ "chan/pipeline", "--threads", "2,4,8", "--param", "consumers=1",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ "backpressure/overload", "--threads", "2", "--param",
+	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
+	  "--param", "arrival=fixed,poisson", "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
 
@@ -852,7 +905,7 @@ static int cmd_bench(int argc, char **argv)
 	};
 	const char *const (*suite)[20] = suite_default;
 	const char *outdir = NULL;
-	struct run_args ra[16];
+	struct run_args ra[32];
 	struct topo *machine = load_machine();
 	struct output *out;
 	char err[512], dir[PATH_MAX];
@@ -887,6 +940,9 @@ static int cmd_bench(int argc, char **argv)
 	/* Parse every line first: a bad suite fails before anything runs. */
 	for (; suite[n][0]; n++) {
 		char *av[20] = { "run" };
+
+		if (n == ARRAY_SIZE(ra))
+			usage_error("the suite has more than %zu lines", ARRAY_SIZE(ra));
 		int ac = 1;
 
 		for (; suite[n][ac - 1]; ac++)

@@ -11,7 +11,8 @@
 
 extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_broadcast_workload, ctx_children_workload, ctx_deadline_workload,
-	ctx_rpc_workload, ctx_tree_workload;
+	ctx_rpc_workload, ctx_tree_workload, chan_pipeline_workload,
+	backpressure_overload_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro;
 
@@ -85,6 +86,8 @@ const struct workload *const workloads[] = {
 	&ctx_deadline_workload,
 	&ctx_rpc_workload,
 	&ctx_tree_workload,
+	&chan_pipeline_workload,
+	&backpressure_overload_workload,
 	NULL,
 };
 

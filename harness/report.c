@@ -34,6 +34,7 @@
 #include "report.h"
 #include "stats.h"
 #include "summary.h"
+#include "workload.h"
 
 extern char **environ;
 
@@ -100,6 +101,7 @@ struct wl {
 	struct rowinfo *ri;
 	size_t nrows;
 	const char *family, *name;
+	const struct workload *desc;	/* NULL: not in this build */
 	struct keys configs, series;
 };
 
@@ -334,6 +336,42 @@ static bool thread_over(const struct wl *w, const char *config, unsigned t)
 	return false;
 }
 
+/*
+ * A thread count as an axis tick: "4", "8*" when oversubscribed, or split
+ * by role ("1p1c") when the workload reports threads_<role> columns.
+ */
+static void thread_label(const struct wl *w, const char *config, unsigned t,
+			 char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t r = 0; r < w->nrows && !used; r++) {
+		if (w->ri[r].threads != t || strcmp(w->ri[r].config, config))
+			continue;
+		for (size_t c = 0; c < csv_cols(w->t) && used + 1 < len; c++)
+			if (!strncmp(csv_header(w->t, c), "threads_", 8))
+				used += (size_t)snprintf(buf + used, len - used, "%s%s",
+							 csv_cell(w->t, r, c),
+							 csv_header(w->t, c) + 8);
+	}
+	if (!used)
+		used = (size_t)snprintf(buf, len, "%u", t);
+	if (used + 1 < len && thread_over(w, config, t))
+		snprintf(buf + used, len - used, "*");
+}
+
+/* The thread axis's gnuplot settings: range, and its name for roles. */
+static void thread_axis(const struct wl *w, const unsigned *threads,
+			unsigned nt, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "xmin=%u; xmax=%u", threads[0], threads[nt - 1]);
+
+	if (w->desc && w->desc->roles && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n,
+			 "; xname='threads as %s (* = oversubscribed)'", w->desc->roles);
+}
+
 static void paths(struct rep *rp, const struct wl *w, unsigned ci,
 		  const char *kind, char *rel, size_t rlen, char *dat,
 		  char *base)
@@ -386,7 +424,7 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 			  const char *config, const unsigned *threads,
 			  unsigned nt, const char *title, bool fairness)
 {
-	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[64];
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[256];
 	size_t *rows;
 	unsigned nseries = 0;
 	FILE *f;
@@ -409,8 +447,7 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 				fprintf(f, "%s%s threads a b c label\n",
 					nseries ? "\n\n" : "", w->series.k[i]);
 			any = true;
-			snprintf(lbl, sizeof(lbl), "%u%s", threads[k],
-				 thread_over(w, config, threads[k]) ? "*" : "");
+			thread_label(w, config, threads[k], lbl, sizeof(lbl));
 			if (fairness) {
 				bool ho = stat_of(w, rows, n, "handoff_rate", &b);
 
@@ -426,7 +463,7 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 	}
 	fclose(f);
 	free(rows);
-	snprintf(xr, sizeof(xr), "xmin=%u; xmax=%u", threads[0], threads[nt - 1]);
+	thread_axis(w, threads, nt, xr, sizeof(xr));
 	draw(rp, fairness ? "fairness" : "throughput", dat, base, rel, title,
 	     nseries, xr, fairness ? "fairness" : "throughput");
 }
@@ -437,7 +474,7 @@ static void chart_latency_threads(struct rep *rp, const struct wl *w,
 				  const unsigned *threads, unsigned nt,
 				  const char *title)
 {
-	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[64];
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], xr[256], lbl[32];
 	size_t *rows;
 	unsigned nseries = 0;
 	FILE *f;
@@ -460,14 +497,14 @@ static void chart_latency_threads(struct rep *rp, const struct wl *w,
 				fprintf(f, "%s%s threads p50 p99 label\n",
 					nseries ? "\n\n" : "", w->series.k[i]);
 			any = true;
-			fprintf(f, "%u %.6g %.6g %u%s\n", threads[k], a.med, b.med,
-				threads[k], thread_over(w, config, threads[k]) ? "*" : "");
+			thread_label(w, config, threads[k], lbl, sizeof(lbl));
+			fprintf(f, "%u %.6g %.6g %s\n", threads[k], a.med, b.med, lbl);
 		}
 		nseries += any;
 	}
 	fclose(f);
 	free(rows);
-	snprintf(xr, sizeof(xr), "xmin=%u; xmax=%u", threads[0], threads[nt - 1]);
+	thread_axis(w, threads, nt, xr, sizeof(xr));
 	draw(rp, "latency_threads", dat, base, rel, title, nseries, xr,
 	     "latency against threads");
 }
@@ -656,8 +693,15 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 	unsigned threads[64], nt = config_threads(w, config, threads, 64), pick;
 	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
 	const char *base = family_baseline(w->family);
-	char title[1200], hosts[512] = "";
+	char title[1200], hosts[512] = "", lbl[40];
 	bool have_lat = csv_col_index(w->t, "lat_p50_ns") >= 0;
+	/*
+	 * A workload told against its swept parameter keeps only tables here:
+	 * no per-configuration charts, and no verdicts (its many
+	 * configurations, at few repetitions each, would only dilute the Holm
+	 * correction of every other verdict in the report).
+	 */
+	bool charts = !(w->desc && w->desc->sweep);
 
 	if (!nt || !rows) {
 		free(rows);
@@ -669,18 +713,20 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 	snprintf(title, sizeof(title), "%s  %s  (%s, %s)", w->name, config, hosts,
 		 cell(w, 0, "topology"));
 	fprintf(rp->md, "\n### %s — %s\n\n", w->name, config);
-	chart_threads(rp, w, ci, config, threads, nt, title, false);
-	chart_threads(rp, w, ci, config, threads, nt, title, true);
-	if (have_lat && nt > 1)
+	if (charts) {
+		chart_threads(rp, w, ci, config, threads, nt, title, false);
+		chart_threads(rp, w, ci, config, threads, nt, title, true);
+	}
+	if (charts && have_lat && nt > 1)
 		chart_latency_threads(rp, w, ci, config, threads, nt, title);
-	for (unsigned k = 0; have_lat && k < nt; k++)
+	for (unsigned k = 0; charts && have_lat && k < nt; k++)
 		chart_latency(rp, w, ci, config, threads[k], title);
 	/* Percentiles at the largest thread count that is not oversubscribed. */
 	pick = threads[0];
 	for (unsigned k = 0; k < nt; k++)
 		if (!thread_over(w, config, threads[k]))
 			pick = threads[k];
-	if (have_lat)
+	if (charts && have_lat)
 		chart_percentiles(rp, w, ci, config, pick, title);
 
 	fprintf(rp->md, "\n| series | threads | n | ops/s median | 95%% CI | trust | p50 | p99 | p99.9 | Jain | hand-off |\n"
@@ -705,9 +751,9 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 			fmt_ns(c[3], 48, l50.med);
 			fmt_ns(c[4], 48, l99.med);
 			fmt_ns(c[5], 48, l999.med);
-			fprintf(rp->md, "| %s | %u%s | %zu | %s | %s – %s | %s | %s | %s | %s | %.3f | %s |\n",
-				w->series.k[i], threads[k],
-				thread_over(w, config, threads[k]) ? "*" : "", tp.n,
+			thread_label(w, config, threads[k], lbl, sizeof(lbl));
+			fprintf(rp->md, "| %s | %s | %zu | %s | %s – %s | %s | %s | %s | %s | %.3f | %s |\n",
+				w->series.k[i], lbl, tp.n,
 				c[0], c[1], c[2], trust(&tp), c[3], c[4], c[5], jn.med,
 				isnan(ho.med) ? "-" : (snprintf(c[6], 48, "%.3f", ho.med), c[6]));
 			if (strcmp(trust(&tp), "ok") || thread_over(w, config, threads[k])) {
@@ -724,7 +770,7 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 		}
 	}
 	/* Verdicts: every other series against the family's baseline. */
-	for (unsigned i = 0; base && i < w->series.n; i++) {
+	for (unsigned i = 0; base && charts && i < w->series.n; i++) {
 		const char *s = w->series.k[i];
 		char bname[160];
 
@@ -737,86 +783,257 @@ static void config_section(struct rep *rp, const struct wl *w, unsigned ci,
 	free(rows);
 }
 
-/*
- * When a run swept exactly one parameter, chart every share_* column
- * against it (ctx/rpc: outcome shares against the deadline), at the
- * largest thread count, one line per (series, share).
- */
-static void chart_sweep(struct rep *rp, const struct wl *w)
+/* Whether every row's cell in column c is a number (a numeric parameter). */
+static bool col_numeric(const struct wl *w, size_t c)
 {
-	int c_wl = csv_col_index(w->t, "workload"), c_thr = csv_col_index(w->t, "threads");
-	int swept = -1, nshares = 0, shares[8];
-	unsigned maxt = 0, nseries = 0;
-	char rel[256], dat[PATH_MAX], base[PATH_MAX], extra[256], title[512];
-	double lo = INFINITY, hi = 0;
+	for (size_t r = 0; r < w->nrows; r++) {
+		const char *v = csv_cell(w->t, r, c);
+		char *end;
+
+		strtod(v, &end);
+		if (!*v || *end)
+			return false;
+	}
+	return true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The columns metric m charts: itself, or every one its prefix names. */
+static size_t metric_cols(const struct wl *w, const struct sweep_metric *m,
+			  size_t *cols, size_t cap)
+{
+	size_t len = strlen(m->col), n = 0;
+
+	for (size_t c = 0; c < csv_cols(w->t) && n < cap; c++) {
+		const char *h = csv_header(w->t, c);
+
+		if (m->col[len - 1] == '_' ? !strncmp(h, m->col, len) : !strcmp(h, m->col))
+			cols[n++] = c;
+	}
+	return n;
+}
+
+/*
+ * One chart of metric m against swept column x: a line per series label
+ * (and per column, for a prefix metric), a point per value of x, the
+ * median over repetitions with min-max whiskers.
+ */
+static void chart_against(struct rep *rp, const struct wl *w, size_t x,
+			  char **label, const struct keys *labels,
+			  const double *xs, size_t nx, const struct sweep_metric *m)
+{
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], extra[512], title[512];
+	const char *xname = csv_header(w->t, x);
+	size_t cols[8], ncols = metric_cols(w, m, cols, 8);
+	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	unsigned nseries = 0;
 	FILE *f;
 
-	for (size_t c = 0; c < csv_cols(w->t) && nshares < 8; c++)
-		if (!strncmp(csv_header(w->t, c), "share_", 6))
-			shares[nshares++] = (int)c;
-	if (!nshares)
+	if (!ncols || !rows) {
+		free(rows);
 		return;
-	for (int c = c_wl + 1; c < c_thr; c++) {
-		for (size_t r = 1; r < w->nrows; r++)
-			if (strcmp(csv_cell(w->t, r, (size_t)c), csv_cell(w->t, 0, (size_t)c))) {
-				if (swept >= 0 && swept != c)
-					return;	/* more than one: no single x axis */
-				swept = c;
-				break;
-			}
 	}
-	if (swept < 0)
-		return;
-	for (size_t r = 0; r < w->nrows; r++)
-		if (w->ri[r].threads > maxt)
-			maxt = w->ri[r].threads;
-	snprintf(rel, sizeof(rel), "%s-sweep", w->stem);
+	snprintf(rel, sizeof(rel), "%s-%s-vs-%s", w->stem, m->kind, xname);
 	snprintf(dat, sizeof(dat), "%s/chartdata/%s.dat", rp->out, rel);
 	snprintf(base, sizeof(base), "%s/%s", rp->out, rel);
 	f = fopen(dat, "w");
 	if (!f) {
 		rp->err = errno;
+		free(rows);
 		return;
 	}
-	for (unsigned i = 0; i < w->series.n; i++) {
-		for (int k = 0; k < nshares; k++) {
+	for (unsigned l = 0; l < labels->n; l++) {
+		for (size_t k = 0; k < ncols; k++) {
 			bool any = false;
 
-			for (unsigned ci = 0; ci < w->configs.n; ci++) {
-				size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
-				size_t n = rows ? select_rows(w, w->configs.k[ci], w->series.k[i],
-							      maxt, true, rows) : 0;
-				struct stat3 s;
-				double x;
+			for (size_t i = 0; i < nx; i++) {
+				size_t n = 0;
+				struct stat3 st;
 
-				if (!n || !stat_of(w, rows, n, csv_header(w->t, (size_t)shares[k]), &s)) {
-					free(rows);
+				for (size_t r = 0; r < w->nrows; r++)
+					if (w->ri[r].latency && !strcmp(label[r], labels->k[l]) &&
+					    atof(csv_cell(w->t, r, x)) == xs[i])
+						rows[n++] = r;
+				if (!n || !stat_of(w, rows, n, csv_header(w->t, cols[k]), &st))
 					continue;
-				}
-				x = atof(csv_cell(w->t, rows[0], (size_t)swept));
-				if (x < lo)
-					lo = x;
-				if (x > hi)
-					hi = x;
 				if (!any)
-					fprintf(f, "%s\"%s %s\" x median min max\n",
-						nseries ? "\n\n" : "", w->series.k[i],
-						csv_header(w->t, (size_t)shares[k]) + 6);
+					fprintf(f, "%s\"%s%s%s\" x median min max\n",
+						nseries ? "\n\n" : "", labels->k[l],
+						ncols > 1 ? " " : "",
+						ncols > 1 ? csv_header(w->t, cols[k]) + strlen(m->col) : "");
 				any = true;
-				fprintf(f, "%.6g %.6g %.6g %.6g\n", x, s.med, s.min, s.max);
-				free(rows);
+				fprintf(f, "%.6g %.6g %.6g %.6g\n", xs[i], st.med, st.min, st.max);
 			}
 			nseries += any;
 		}
 	}
 	fclose(f);
-	snprintf(extra, sizeof(extra), "xname='%s'; xlog=%d",
-		 csv_header(w->t, (size_t)swept), lo > 0 && hi / lo >= 10);
-	snprintf(title, sizeof(title), "%s: shares against %s, %u threads (%s)", w->name,
-		 csv_header(w->t, (size_t)swept), maxt, rp->runs[0].host);
-	fprintf(rp->md, "\n### %s — shares against %s\n\n", w->name,
-		csv_header(w->t, (size_t)swept));
-	draw(rp, "sweep", dat, base, rel, title, nseries, extra, "shares");
+	free(rows);
+	snprintf(extra, sizeof(extra),
+		 "xname='%s'; xlog=%d; xfmt='%s'; ylabel='%s'; yscale=%d", xname,
+		 xs[0] > 0 && xs[nx - 1] / xs[0] >= 10,
+		 xs[nx - 1] >= 1e4 ? "%.1s%c" : "%g", m->ylabel, (int)m->scale);
+	snprintf(title, sizeof(title), "%s: %s against %s (%s, %s)", w->name, m->kind,
+		 xname, rp->runs[0].host, cell(w, 0, "topology"));
+	draw(rp, "sweep", dat, base, rel, title, nseries, extra, m->kind);
+	fputc('\n', rp->md);
+}
+
+/* The numbers behind the charts against x: medians, one row per line and x. */
+static void sweep_table(struct rep *rp, const struct wl *w, size_t x,
+			char **label, const struct keys *labels, const double *xs,
+			size_t nx, const struct sweep_metric *metrics)
+{
+	size_t cols[32], ncols = 0, *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	enum sweep_scale scale[32];
+
+	for (const struct sweep_metric *m = metrics; m->col && ncols < 32; m++) {
+		size_t n = metric_cols(w, m, cols + ncols, 32 - ncols);
+
+		for (size_t k = ncols; k < ncols + n; k++)
+			scale[k] = m->scale;
+		ncols += n;
+	}
+	if (!ncols || !rows) {
+		free(rows);
+		return;
+	}
+	fprintf(rp->md, "| line | %s | n |", csv_header(w->t, x));
+	for (size_t k = 0; k < ncols; k++)
+		fprintf(rp->md, " %s |", csv_header(w->t, cols[k]));
+	fputs("\n|---|---:|---:|", rp->md);
+	for (size_t k = 0; k < ncols; k++)
+		fputs("---:|", rp->md);
+	fputc('\n', rp->md);
+	for (unsigned l = 0; l < labels->n; l++) {
+		for (size_t i = 0; i < nx; i++) {
+			size_t n = 0;
+
+			for (size_t r = 0; r < w->nrows; r++)
+				if (w->ri[r].latency && !strcmp(label[r], labels->k[l]) &&
+				    atof(csv_cell(w->t, r, x)) == xs[i])
+					rows[n++] = r;
+			if (!n)
+				continue;
+			fprintf(rp->md, "| %s | %.15g | %zu |", labels->k[l], xs[i], n);
+			for (size_t k = 0; k < ncols; k++) {
+				const char *name = csv_header(w->t, cols[k]);
+				size_t len = strlen(name);
+				struct stat3 st;
+				char v[48];
+
+				if (!stat_of(w, rows, n, name, &st))
+					snprintf(v, sizeof(v), "-");
+				else if (scale[k] == SWEEP_SHARE)
+					snprintf(v, sizeof(v), "%.3f", st.med);
+				else if (len > 3 && !strcmp(name + len - 3, "_ns"))
+					fmt_ns(v, sizeof(v), st.med);
+				else
+					fmt_si(v, sizeof(v), st.med);
+				fprintf(rp->md, " %s |", v);
+			}
+			fputc('\n', rp->md);
+		}
+	}
+	free(rows);
+}
+
+/*
+ * Charts against a swept parameter.  For every swept parameter whose
+ * values are all numbers, one chart per metric of the workload's sweep
+ * list (or of its share_* columns, when it has no list), with that
+ * parameter on the x axis and one line per series and per value of every
+ * other swept parameter, thread count and placement that varies
+ * (ctx/rpc: outcome shares against the deadline; backpressure/overload:
+ * goodput, shed rate and p99 latency against the offered load, a line per
+ * strategy and implementation).
+ */
+static void chart_sweeps(struct rep *rp, const struct wl *w)
+{
+	static const struct sweep_metric shares[] = {
+		{ "share_", "shares", "share of requests", SWEEP_SHARE },
+		{ 0 },
+	};
+	const struct sweep_metric *metrics = w->desc && w->desc->sweep ? w->desc->sweep : shares;
+	int c_wl = csv_col_index(w->t, "workload"), c_thr = csv_col_index(w->t, "threads");
+	int c_pl = csv_col_index(w->t, "placement");
+	size_t swept[MAX_PARAMS], nswept = 0, cols[8];
+	bool multi_t = false, multi_pl = false;
+	char **label = calloc(w->nrows + 1, sizeof(*label));
+	double *xs = malloc((w->nrows + 1) * sizeof(*xs));
+
+	if (metrics == shares && !metric_cols(w, shares, cols, 8))
+		goto out;
+	for (int c = c_wl + 1; c < c_thr && nswept < MAX_PARAMS; c++)
+		for (size_t r = 1; r < w->nrows; r++)
+			if (strcmp(csv_cell(w->t, r, (size_t)c), csv_cell(w->t, 0, (size_t)c))) {
+				swept[nswept++] = (size_t)c;
+				break;
+			}
+	for (size_t r = 1; r < w->nrows; r++) {
+		multi_t |= w->ri[r].threads != w->ri[0].threads;
+		multi_pl |= strcmp(csv_cell(w->t, r, (size_t)c_pl), csv_cell(w->t, 0, (size_t)c_pl)) != 0;
+	}
+	for (size_t sx = 0; label && xs && sx < nswept; sx++) {
+		size_t x = swept[sx], nx = 0;
+		struct keys labels = { 0 };
+
+		if (!col_numeric(w, x))
+			continue;
+		/* Each row's line: series, the other swept values, threads, placement. */
+		for (size_t r = 0; r < w->nrows; r++) {
+			char buf[512], tl[40];
+			size_t used = (size_t)snprintf(buf, sizeof(buf), "%s", w->ri[r].series);
+
+			for (size_t o = 0; o < nswept; o++)
+				if (o != sx && used < sizeof(buf))
+					used += (size_t)snprintf(buf + used, sizeof(buf) - used, " %s=%s",
+								 csv_header(w->t, swept[o]),
+								 csv_cell(w->t, r, swept[o]));
+			if (multi_t && used < sizeof(buf)) {
+				thread_label(w, w->ri[r].config, w->ri[r].threads, tl, sizeof(tl));
+				used += (size_t)snprintf(buf + used, sizeof(buf) - used, " t=%s", tl);
+			}
+			if (multi_pl && used < sizeof(buf))
+				snprintf(buf + used, sizeof(buf) - used, " %s",
+					 csv_cell(w->t, r, (size_t)c_pl));
+			free(label[r]);
+			label[r] = strdup(buf);
+			if (!label[r]) {
+				rp->err = ENOMEM;
+				goto out;
+			}
+			if (w->ri[r].latency)
+				keys_add(&labels, label[r]);
+		}
+		for (size_t r = 0; r < w->nrows; r++) {
+			double v = atof(csv_cell(w->t, r, x));
+			size_t k;
+
+			for (k = 0; k < nx && xs[k] != v; k++)
+				;
+			if (k == nx)
+				xs[nx++] = v;
+		}
+		qsort(xs, nx, sizeof(*xs), cmp_double);
+		if (nx < 2 || !labels.n)
+			continue;
+		fprintf(rp->md, "\n### %s — against %s\n\n", w->name, csv_header(w->t, x));
+		for (const struct sweep_metric *m = metrics; m->col; m++)
+			chart_against(rp, w, x, label, &labels, xs, nx, m);
+		sweep_table(rp, w, x, label, &labels, xs, nx, metrics);
+	}
+out:
+	for (size_t r = 0; label && r < w->nrows; r++)
+		free(label[r]);
+	free(label);
+	free(xs);
 }
 
 /* Latency-off rows against their latency-on twins: the harness's cost. */
@@ -1044,6 +1261,7 @@ static int load_wl(struct rep *rp, const char *file, struct wl *w)
 	}
 	w->name = csv_cell(w->t, 0, (size_t)c_wl);
 	w->family = cell(w, 0, "family");
+	w->desc = workload_find(w->name);
 	for (size_t r = 0; r < w->nrows; r++) {
 		struct rowinfo *ri = &w->ri[r];
 		size_t len = 0, cap = 512;
@@ -1362,9 +1580,13 @@ int report_write(const char *const *dirs, size_t ndirs, const char *out_dir,
 			continue;
 		}
 		fprintf(rp.md, "\n## %s\n", w.name);
+		/* A workload told against its swept parameter: those charts first. */
+		if (w.desc && w.desc->sweep)
+			chart_sweeps(&rp, &w);
 		for (unsigned i = 0; i < w.configs.n; i++)
 			config_section(&rp, &w, i + 1, w.configs.k[i]);
-		chart_sweep(&rp, &w);
+		if (!w.desc || !w.desc->sweep)
+			chart_sweeps(&rp, &w);
 		harness_cost(&rp, &w);
 		if (write_summary(&rp, &w))
 			rp.err = EIO;

@@ -207,6 +207,7 @@ static void reduce(struct trial *t, struct trial_result *r, const int *plan)
 {
 	double *ops = calloc(t->nthreads, sizeof(*ops));
 	uint64_t handoffs = 0;
+	unsigned counted = 0;
 	char item[32];
 
 	r->ops = 0;
@@ -215,13 +216,16 @@ static void reduce(struct trial *t, struct trial_result *r, const int *plan)
 	for (unsigned i = 0; i < t->nthreads; i++) {
 		struct worker *w = &t->workers[i];
 
-		r->ops += w->ops;
-		if (w->ops < r->ops_min)
-			r->ops_min = w->ops;
-		if (w->ops > r->ops_max)
-			r->ops_max = w->ops;
-		if (ops)
-			ops[i] = (double)w->ops;
+		if (!w->aux) {	/* sources and producers are not the work */
+			r->ops += w->ops;
+			if (w->ops < r->ops_min)
+				r->ops_min = w->ops;
+			if (w->ops > r->ops_max)
+				r->ops_max = w->ops;
+			if (ops)
+				ops[counted] = (double)w->ops;
+			counted++;
+		}
 		handoffs += w->handoffs;
 		r->errors += w->errors;
 		r->violations += w->violations;
@@ -242,7 +246,9 @@ static void reduce(struct trial *t, struct trial_result *r, const int *plan)
 		r->vcsw += w->vcsw;
 		r->ivcsw += w->ivcsw;
 	}
-	r->jain = ops ? jain_index(ops, t->nthreads) : NAN;
+	if (!counted)
+		r->ops_min = 0;
+	r->jain = ops && counted ? jain_index(ops, counted) : NAN;
 	if (!r->ops)
 		fprintf(stderr, "\ncontend: warning: %s/%s with %u threads completed no operation in %.3f s\n",
 			t->wl->family, t->impl->name, t->nthreads,
@@ -470,7 +476,9 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 
 		runner_combo(cfg, k, t.param);
 		seq++;
-		if (cfg->wl->check && cfg->wl->check(impl, t.param)) {
+		if ((cfg->wl->check && cfg->wl->check(impl, t.param)) ||
+		    (cfg->wl->check_threads &&
+		     cfg->wl->check_threads(t.param, t.nthreads))) {
 			done++;
 			continue;	/* skipped; the caller reported it */
 		}

@@ -35,17 +35,36 @@
 #include "impl.h"
 
 #define MAX_PARAMS 12
-#define MAX_EXTRAS 8
+#define MAX_EXTRAS 12
 
 enum phase { PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
 
-/* A workload parameter: a number in [min, max], or one of `choices`. */
+/*
+ * A workload parameter: a whole number in [min, max], any number in it
+ * when `real` (a load factor such as 1.5), or one of `choices`.
+ */
 struct param_spec {
 	const char *name;
 	double def;
 	double min, max;
 	const char *const *choices;	/* NULL-terminated; value = index */
 	const char *help;
+	bool real;			/* fractions allowed */
+};
+
+/*
+ * A metric the report charts against a swept numeric parameter (one chart
+ * per metric, one line per implementation and per value of every other
+ * swept parameter).  `col` is a CSV column; a name ending in '_' takes
+ * every column with that prefix onto one chart (share_: one line each).
+ */
+enum sweep_scale { SWEEP_LOG, SWEEP_LINEAR, SWEEP_SHARE };
+
+struct sweep_metric {
+	const char *col;
+	const char *kind;	/* part of the chart's file name */
+	const char *ylabel;	/* with its unit */
+	enum sweep_scale scale;
 };
 
 struct trial;
@@ -66,6 +85,10 @@ struct worker {
 	uint64_t sample_every;	/* mean sampling period, 0 = latency off */
 	uint64_t sample_left;	/* countdown to the next timed operation */
 	uint64_t rng;		/* xorshift state, seeded per thread */
+	bool aux;		/* set by setup(): this thread drives the workload
+				 * (an arrival source, a producer); its ops are
+				 * not the measured operations and it is left out
+				 * of ops, ops_min/max, Jain and starved */
 	long vcsw, ivcsw;	/* context switches while measuring (getrusage) */
 	double extra[MAX_EXTRAS]; /* workload-defined per-thread sums */
 	struct hist *lat;	/* NULL when latency recording is off */
@@ -100,6 +123,21 @@ struct workload {
 				 * loops time every operation themselves */
 	/* NULL if impl can run with these parameters, else why not. */
 	const char *(*check)(const struct impl_info *impl, const double *param);
+	/* Optional: NULL if nthreads threads fit these parameters (a workload
+	 * whose threads have roles, such as producers and consumers), else
+	 * why not.  Such trials are skipped and noted, as check()'s are. */
+	const char *(*check_threads)(const double *param, unsigned nthreads);
+	/* Optional: metrics the report charts against each swept numeric
+	 * parameter, terminated by .col == NULL.  A workload that has them
+	 * tells its story there: its per-configuration sections keep their
+	 * tables but draw no charts.  Without them, share_* columns (if any)
+	 * are charted against the swept parameter. */
+	const struct sweep_metric *sweep;
+	/* Optional: how the thread count splits into roles, for the report's
+	 * axis, e.g. "p producers + c consumers".  The workload then reports
+	 * each role's thread count in an extra column threads_<role>
+	 * (threads_p, threads_c) and thread counts read "1p1c". */
+	const char *roles;
 	/* Build the shared state into t->state; 0 or an error code. */
 	int (*setup)(struct trial *t);
 	/* One thread's loop; returns when worker_running() says stop. */

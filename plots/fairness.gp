@@ -6,6 +6,7 @@
 # Columns: threads, Jain median, hand-off median, x label.
 load plotdir.'/common.gp'
 set xlabel 'threads (* = oversubscribed)'
+if (exists('xname')) { set xlabel xname }
 set ylabel 'index (0..1), median over repetitions'
 set logscale x 2
 set yrange [0:1.05]

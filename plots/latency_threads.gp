@@ -3,6 +3,7 @@
 # waiters).  Columns: threads, p50 median, p99 median, x label.
 load plotdir.'/common.gp'
 set xlabel 'threads (* = oversubscribed)'
+if (exists('xname')) { set xlabel xname }
 set ylabel 'latency (ns, log scale), median over repetitions'
 set logscale x 2
 set logscale y 10

@@ -3,6 +3,7 @@
 # The point is the median over repetitions; whiskers span min to max.
 load plotdir.'/common.gp'
 set xlabel 'threads (* = more threads than PUs: oversubscribed)'
+if (exists('xname')) { set xlabel xname }
 set ylabel 'throughput (operations/s, log scale)'
 set format y '%.1s%c'
 set logscale x 2

@@ -122,6 +122,21 @@ bad "stress --threads 0" stress sema --threads 0
 bad "every trial skipped (weight=2 on posix)" \
 	run sema/closed --param weight=2 --impl posix --out "$out"
 
+bad "chan/pipeline: no thread count fits (threads=1)" \
+	run chan/pipeline --threads 1 --out "$out"
+bad "chan/pipeline: producers + consumers != threads" \
+	run chan/pipeline --threads 3 --param producers=1 --param consumers=1 --out "$out"
+bad "chan/pipeline: producers=0.5" \
+	run chan/pipeline --param producers=0.5 --out "$out"
+bad "backpressure/overload: load=0" \
+	run backpressure/overload --param load=0 --out "$out"
+bad "backpressure/overload: strategy=drop" \
+	run backpressure/overload --param strategy=drop --out "$out"
+check "strategy=drop: message lists every strategy" \
+	grep -q 'block queue shed' "$tmp/stderr"
+bad "backpressure/overload: threads=1 (no consumer)" \
+	run backpressure/overload --threads 1 --out "$out"
+
 # --out naming a folder that exists and holds a file.
 mkdir "$tmp/full"
 echo keep >"$tmp/full/file"
@@ -233,6 +248,40 @@ got=$(col "$tmp/over/sema_closed.csv" oversubscribed 2>/dev/null | sort -u |
 	tr '\n' ' ')
 check "--threads 3 on $pus PUs: oversubscribed is $want" [ "$got" = "$want " ] ||
 	echo "#   got: $got"
+
+# ------------------------------------------------------- the chan workloads
+
+pipe=$tmp/pipe
+"$CONTEND" run chan/pipeline --impl mutex --threads 2 --duration 50ms \
+	--warmup 20ms --reps 1 --out "$pipe" >"$tmp/stdout" 2>"$tmp/stderr"
+check "chan/pipeline 1p1c run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$pipe/chan_pipeline.csv
+check "chan/pipeline: threads 2 is 1 producer and 1 consumer" \
+	[ "$(col "$csv" threads_p)/$(col "$csv" threads_c)" = 1/1 ]
+check "chan/pipeline: items moved, none lost, none left, no violation" \
+	[ "$(col "$csv" ops)" -gt 0 ] &&
+	[ "$(col "$csv" missing)/$(col "$csv" left)/$(col "$csv" violations)" = 0/0/0 ]
+
+over=$tmp/overload
+"$CONTEND" run backpressure/overload --impl mutex --threads 2 --param load=4 \
+	--param strategy=block,shed --duration 100ms --warmup 20ms --reps 1 \
+	--out "$over" >"$tmp/stdout" 2>"$tmp/stderr"
+check "backpressure/overload run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$over/backpressure_overload.csv
+col "$csv" strategy >"$tmp/strategy" 2>/dev/null
+col "$csv" shed_rate >"$tmp/shed_rate" 2>/dev/null
+rates=$(paste -d= "$tmp/strategy" "$tmp/shed_rate" | sort | tr '\n' ' ')
+echo "# backpressure/overload at 4x capacity: $rates"
+# block never rejects; shed, offered 4x what it can serve, rejects plenty.
+shed_rates_ok() {
+	paste -d= "$tmp/strategy" "$tmp/shed_rate" | awk -F= '
+		$1 == "block" && $2 != 0 { bad = 1 }
+		$1 == "shed" { seen = 1; if ($2 < 0.2) bad = 1 }
+		END { exit bad || !seen }'
+}
+check "backpressure/overload at 4x: block sheds nothing, shed sheds" shed_rates_ok
+check "backpressure/overload: no violations (exactly-once, every permit back)" \
+	[ -z "$(col "$csv" violations | grep -vx 0)" ]
 
 # ------------------------------------------------------------------ Ctrl-C
 

@@ -105,6 +105,32 @@ head -1 "$h" | grep -q '^       Value     Percentile TotalCount 1/(1-Percentile)
 	awk 'NF == 4 && $2 ~ /^[0-9.]+$/ { if ($2 + 0 < last) bad = 1; last = $2 + 0 } END { exit bad }' "$h"
 ok $? ".hgrm has HdrHistogram's header, footer and monotone percentiles"
 
+# A swept parameter on the x axis: backpressure/overload against load,
+# a line per strategy.
+"$CONTEND" run backpressure/overload --impl mutex --threads 2 \
+	--param load=0.5,2 --param strategy=queue,shed --reps 1 \
+	--duration 40ms --warmup 10ms --out "$tmp/over" >/dev/null 2>&1
+"$CONTEND" report "$tmp/over" >/dev/null 2>&1
+ok $? "report on a backpressure/overload sweep exits 0"
+for k in goodput shed p99; do
+	f=backpressure_overload-$k-vs-load.png
+	grep -q "]($f)" "$tmp/over/report.md" 2>/dev/null &&
+		head -c 8 "$tmp/over/$f" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'
+	ok $? "the report charts $k against load ($f)"
+done
+grep -q 'strategy=shed' "$tmp/over/chartdata/backpressure_overload-goodput-vs-load.dat"
+ok $? "...with a line per strategy"
+grep -q '^| mutex strategy=shed | 2 | 1 |' "$tmp/over/report.md"
+ok $? "...and a table of the medians behind them"
+
+# Threads by role: chan/pipeline's ticks read 1p1c.
+"$CONTEND" run chan/pipeline --impl mutex --threads 2 --reps 1 --duration 30ms \
+	--warmup 10ms --out "$tmp/pipe" >/dev/null 2>&1
+"$CONTEND" report "$tmp/pipe" >/dev/null 2>&1
+grep -q '| mutex | 1p1c |' "$tmp/pipe/report.md" &&
+	grep -q ' 1p1c$' "$tmp/pipe/chartdata/chan_pipeline-1-throughput.dat"
+ok $? "chan/pipeline's threads read as producers and consumers (1p1c)"
+
 # Several runs combined: series carry the run.
 "$CONTEND" run sema/closed --impl futex --threads 1 --reps 2 --duration 30ms \
 	--warmup 10ms --out "$tmp/rep2" >/dev/null 2>&1

@@ -20,29 +20,21 @@
  * a request's start behind its schedule.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "clock.h"
+#include "open_loop.h"
 #include "sema.h"
 #include "sema_wl.h"
 #include "workload.h"
 
 enum { P_RATE, P_ARRIVAL, P_PERMITS, P_WEIGHT, P_HOLD };
-enum { ARRIVAL_FIXED, ARRIVAL_POISSON };
 enum { X_OFFERED, X_ACHIEVED, X_MAX_LAG };
-
-/* Sleep only when the next arrival is further off than this; spin below. */
-#define SPIN_BELOW_NS 50000
-#define SLEEP_SLICE_NS 10000000
-
-static const char *const arrival_names[] = { "fixed", "poisson", NULL };
 
 static const struct param_spec open_params[] = {
 	[P_RATE] = { "rate", 100000, 1, 1e9, NULL,
 		     "offered requests per second, all threads together" },
-	[P_ARRIVAL] = { "arrival", ARRIVAL_POISSON, 0, 1, arrival_names,
+	[P_ARRIVAL] = { "arrival", ARRIVAL_POISSON, 0, 1, open_arrival_names,
 			"inter-arrival times: fixed or poisson" },
 	[P_PERMITS] = { "permits", 1, 1, SEMA_MAX_PERMITS, NULL,
 			"permits in the semaphore" },
@@ -64,8 +56,7 @@ struct open {
 	struct sema_wl sw;
 	unsigned weight;
 	uint64_t hold_iters;
-	double mean_gap_ns;	/* per thread */
-	bool poisson;
+	struct open_sched sched;	/* per thread: rate / threads */
 };
 
 static const char *open_check(const struct impl_info *impl,
@@ -83,8 +74,8 @@ static int open_setup(struct trial *t)
 		return ENOMEM;
 	o->weight = (unsigned)t->param[P_WEIGHT];
 	o->hold_iters = work_iters_for((uint64_t)t->param[P_HOLD]);
-	o->mean_gap_ns = 1e9 * t->nthreads / t->param[P_RATE];
-	o->poisson = t->param[P_ARRIVAL] == ARRIVAL_POISSON;
+	o->sched.mean_gap_ns = 1e9 * t->nthreads / t->param[P_RATE];
+	o->sched.poisson = t->param[P_ARRIVAL] == ARRIVAL_POISSON;
 	rc = sema_wl_create(&o->sw, t, t->param[P_PERMITS]);
 	if (rc) {
 		free(o);
@@ -94,49 +85,27 @@ static int open_setup(struct trial *t)
 	return 0;
 }
 
-static uint64_t next_gap(struct worker *w, const struct open *o)
-{
-	double u;
-
-	if (!o->poisson)
-		return (uint64_t)o->mean_gap_ns;
-	/* Exponential inter-arrival: -mean * ln(U), U uniform on (0, 1]. */
-	u = (double)((worker_rand(w) >> 11) + 1) * 0x1.0p-53;
-	return (uint64_t)(-o->mean_gap_ns * log(u));
-}
-
 static void open_thread(struct worker *w)
 {
 	struct open *o = w->trial->state;
 	const struct sema_ops *ops = o->sw.ops;
-	uint64_t next = now_ns() + next_gap(w, o), max_lag = 0;
+	uint64_t next = now_ns() + open_gap(w, &o->sched), max_lag = 0;
 	enum phase seen = PHASE_WARMUP;
 
 	while (worker_running(w)) {
-		uint64_t now = now_ns(), got;
+		uint64_t now, got;
 
 		if (w->phase != seen) {
 			seen = w->phase;
 			max_lag = 0;
 		}
-		if (now < next) {
-			uint64_t left = next - now;
-
-			if (left > SPIN_BELOW_NS) {
-				left -= SPIN_BELOW_NS / 2;
-				if (left > SLEEP_SLICE_NS)
-					left = SLEEP_SLICE_NS;
-				nanosleep(&(struct timespec){ 0, (long)left }, NULL);
-				continue;
-			}
-			while ((now = now_ns()) < next)
-				cpu_relax();
-		}
+		if (!(now = open_wait(w, next)))
+			continue;	/* the phase changed while asleep */
 		if (now - next > max_lag)
 			max_lag = now - next;
 		if (unlikely(ops->acquire(o->sw.s, o->weight, NULL))) {
 			w->errors++;
-			next += next_gap(w, o);
+			next += open_gap(w, &o->sched);
 			continue;
 		}
 		got = now_ns();
@@ -144,7 +113,7 @@ static void open_thread(struct worker *w)
 		work_iters(o->hold_iters);
 		ops->release(o->sw.s, o->weight);
 		w->ops++;
-		next += next_gap(w, o);
+		next += open_gap(w, &o->sched);
 	}
 	w->extra[X_MAX_LAG] = (double)max_lag;
 }
