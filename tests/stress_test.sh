@@ -13,9 +13,19 @@
 
 cd "$tmp" || exit 1
 
-SEMA_IMPLS="mutex futex spin posix"
-CTX_IMPLS="mutex futex atomic"
-CHAN_IMPLS="mutex"
+# Every real implementation of a family, from the registry (`contend list`):
+# a new one is stressed here with no edit.
+impls() {
+	"$CONTEND" list | awk -v fam="$1/" '
+		/^implementations:/ { in_impls = 1; next }
+		/^[a-z]+:/ { in_impls = 0 }
+		in_impls && index($1, fam) == 1 && $2 != "test-only" && $2 != "floor" {
+			printf "%s%s", sep, substr($1, length(fam) + 1); sep = " "
+		}'
+}
+SEMA_IMPLS=$(impls sema)
+CTX_IMPLS=$(impls ctx)
+CHAN_IMPLS=$(impls chan)
 BUSTED_RUNS=3
 
 # stress LABEL ARGS...: run `contend stress ARGS`, output in $tmp/LABEL,
