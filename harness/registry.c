@@ -54,6 +54,7 @@ static const struct family ctx_family = {
 static const struct impl_info *const chan_impls[] = {
 	&chan_mutex_ops.info,
 	&chan_lockfree_ops.info,
+	&chan_ck_ops.info,
 	NULL,
 };
 
