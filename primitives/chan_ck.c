@@ -36,9 +36,8 @@
  * that sleeps because a send is in flight waits for ck's commit, a plain
  * store inside ck, so the sender issues a seq_cst fence after the
  * enqueue before loading the not_empty sleeper count (a locked no-op on
- * x86, where ck is built).  ck's MPMC producers commit in ticket order, so
- * each commit makes exactly one more item visible, and one wake per item
- * is enough here: no chain wake is needed.
+ * x86, where ck is built).  Parked waiters that proceed or give up pass
+ * wakes on as chan_park.h describes (ck_room / ck_has_item the tests).
  *
  * ck_ring's own waits are not ours to bound: a producer commits only
  * after the producer before it, spinning inside ck, so a producer that is
