@@ -57,6 +57,8 @@ static const struct family ctx_family = {
 static const struct impl_info *const chan_impls[] = {
 	&chan_mutex_ops.info,
 	&chan_futex_ops.info,
+	&chan_lockfree_ops.info,
+	&chan_ck_ops.info,
 	&chan_busted_ops.info,
 	NULL,
 };
