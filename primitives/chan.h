@@ -26,7 +26,10 @@
  *
  * Result codes:
  *   0          success
- *   EAGAIN     try_send: full; try_recv: empty (and not closed)
+ *   EAGAIN     try_send: full; try_recv: empty and not closed, or closed
+ *              while a send that began before close(), or another receive,
+ *              is still completing (a try call never waits for another
+ *              thread; asking again gets the item or EPIPE)
  *   EPIPE      send/try_send: closed; recv/try_recv: closed and drained;
  *              close: already closed
  *   ETIMEDOUT  send/recv: the context's deadline passed first

@@ -266,13 +266,17 @@ static bool lf_room(void *arg)
 	return !(tail & l->mark) && atomic_load(&lf_cell(l, tail)->stamp) == tail;
 }
 
-/* For a parked receiver leaving: could another receiver proceed now? */
+/*
+ * For a parked receiver leaving: could another receiver proceed now (an
+ * item at head, or a closed channel, which ends in EPIPE once drained)?
+ */
 static bool lf_has_item(void *arg)
 {
 	struct lf_chan *l = ((struct lf_recv_arg *)arg)->l;
 	uint64_t head = atomic_load(&l->head);
 
-	return atomic_load(&lf_cell(l, head)->stamp) == head + 1;
+	return atomic_load(&lf_cell(l, head)->stamp) == head + 1 ||
+	       (atomic_load(&l->tail) & l->mark);
 }
 
 static int lf_send(struct chan *c, void *item, const struct ctx *ctx)

@@ -212,11 +212,20 @@ static inline int chan_park_block(struct chan_park *p, chan_attempt_fn attempt,
 	}
 	/*
 	 * Proceeded: wake the next sleeper if there is more for it (the chain
-	 * wake).  Gave up: pass on a wake we may have consumed.  Closed: close()
-	 * woke everyone already.
+	 * wake).  Gave up: pass on a wake we may have consumed.
 	 */
-	if (rc != EPIPE && ready(arg))
+	if (rc == EPIPE) {
+		/*
+		 * Closed and drained: tell everyone still parked.  One of them
+		 * may have parked after close() woke the side (an item it saw
+		 * in flight then), and the notify of that item's sender can
+		 * wake someone else.
+		 */
+		if (atomic_load(&p->waiters))
+			chan_park_wake_all(p);
+	} else if (ready(arg)) {
 		chan_park_notify(p);
+	}
 	if (hooked)
 		ctx->ops->stop(ctx, &hook);
 	return rc;

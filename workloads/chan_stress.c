@@ -415,15 +415,18 @@ static int call_send(struct worker *w, struct call *k, struct chan *c,
 	int rc;
 
 	stress_begin(w->t, call_name(k), arg);
-	if (k->how == HOW_TRY) {
+	/*
+	 * Every send counts, try_send too, seq_cst: a receiver that sees a
+	 * close and then no send inside knows every item is published.
+	 */
+	if (inside)
+		atomic_fetch_add(inside, 1);
+	if (k->how == HOW_TRY)
 		rc = w->ops->try_send(c, item);
-	} else {
-		if (inside)
-			atomic_fetch_add_explicit(inside, 1, memory_order_relaxed);
+	else
 		rc = w->ops->send(c, item, k->arg);
-		if (inside)
-			atomic_fetch_sub_explicit(inside, 1, memory_order_relaxed);
-	}
+	if (inside)
+		atomic_fetch_sub(inside, 1);
 	stress_end(w->t);
 	return rc;
 }
@@ -434,15 +437,14 @@ static int call_recv(struct worker *w, struct call *k, struct chan *c,
 	int rc;
 
 	stress_begin(w->t, call_name(k), arg);
-	if (k->how == HOW_TRY) {
+	if (inside)
+		atomic_fetch_add(inside, 1);
+	if (k->how == HOW_TRY)
 		rc = w->ops->try_recv(c, item);
-	} else {
-		if (inside)
-			atomic_fetch_add_explicit(inside, 1, memory_order_relaxed);
+	else
 		rc = w->ops->recv(c, item, k->arg);
-		if (inside)
-			atomic_fetch_sub_explicit(inside, 1, memory_order_relaxed);
-	}
+	if (inside)
+		atomic_fetch_sub(inside, 1);
 	stress_end(w->t);
 	return rc;
 }
@@ -886,7 +888,15 @@ static void consume(struct worker *w, struct slot *sl, const char *who)
 		int rc;
 
 		call_begin(w, &k, false, pick_how(r), r >> 8, true);
-		closed = atomic_load_explicit(&sl->closed, memory_order_acquire);
+		/*
+		 * Closed, and no other call inside: every item is published and
+		 * every receive finished, so a try_recv must find an item or
+		 * EPIPE.  While a send that began before the close, or another
+		 * receive, is still completing, "not yet" (EAGAIN) is allowed:
+		 * a try call never waits for another thread (chan.h).
+		 */
+		closed = atomic_load_explicit(&sl->closed, memory_order_acquire) &&
+			 !atomic_load(&sl->in_send) && atomic_load(&sl->in_recv) == 0;
 		rc = call_recv(w, &k, sl->c, &item, idx, &sl->in_recv);
 		if (rc == 0)
 			got(w, sl, item, last, who);
