@@ -159,9 +159,11 @@ static inline void chan_park_leave(struct chan_park *p)
 /*
  * The blocking slow path, after one attempt found no item / no room:
  * spin, then park on p until attempt(arg) is done, or ctx says stop.
- * Returns attempt's 0 or EPIPE, or ECANCELED / ETIMEDOUT.  An attempt
- * that succeeds wins over a cancellation that raced with it (as in
- * chan/mutex): what was sent or received is never undone.
+ * Returns attempt's 0 or EPIPE, or ECANCELED / ETIMEDOUT.  Every re-check
+ * looks at the context first: once cancelled, a waiter sends and takes
+ * nothing, even if it could (as chan/mutex and chan/futex).  An attempt
+ * already made is never undone, so a cancellation that lands during one
+ * loses to it.  After the deadline the ring is still checked once.
  */
 static inline int chan_park_block(struct chan_park *p, chan_attempt_fn attempt,
 				  chan_ready_fn ready, void *arg,
@@ -175,6 +177,8 @@ static inline int chan_park_block(struct chan_park *p, chan_attempt_fn attempt,
 
 	for (int spin = CHAN_PARK_SPIN; spin; spin--) {
 		cpu_relax();
+		if ((rc = ctx_err(ctx)))
+			return rc;
 		rc = attempt(arg);
 		if (chan_attempt_done(rc))
 			return rc;
@@ -189,16 +193,18 @@ static inline int chan_park_block(struct chan_park *p, chan_attempt_fn attempt,
 		bool done;
 
 		atomic_fetch_add(&p->waiters, 1);
-		rc = attempt(arg);
+		/* Every re-check looks at the context first. */
+		rc = ctx_err(ctx);
+		if (!rc)
+			rc = attempt(arg);
 		done = chan_attempt_done(rc);
-		if (!done && !ctx_err(ctx)) {
+		if (!done) {
 			chaos_point();
 			woke = futex_wait(&p->seq, seq, deadline);
 		}
 		chan_park_leave(p);
 		if (done)
 			break;
-		/* Cancelled: leave without sending or receiving. */
 		if ((rc = ctx_err(ctx)))
 			break;
 		chaos_point();
