@@ -20,7 +20,7 @@
  * The channel under sema/chan and ctx/chan: the fastest real implementation
  * in the uncontended micro-benchmarks (see README, "The chan family").
  */
-const struct chan_ops *const chan_building_block = &chan_mutex_ops;
+const struct chan_ops *const chan_building_block = &chan_lockfree_ops;
 
 struct chan_sema {
 	struct chan *ch;
