@@ -156,3 +156,24 @@ void family_names(char *buf, size_t len)
 	for (const struct family *const *f = families; *f; f++)
 		append(buf, len, (*f)->name);
 }
+
+unsigned family_choices(const char *family, const char **names, unsigned max,
+			bool (*keep)(const struct impl_info *),
+			const char *def_name, double *def_index)
+{
+	const struct family *f = family_find(family);
+	const struct impl_info *i;
+	unsigned n = 0;
+
+	if (f)
+		for_each_impl(f, i, p) {
+			if ((i->flags & (IMPL_TEST_ONLY | IMPL_FLOOR)) ||
+			    (keep && !keep(i)) || n + 1 >= max)
+				continue;
+			if (def_index && def_name && !strcmp(i->name, def_name))
+				*def_index = n;
+			names[n++] = i->name;
+		}
+	names[n] = NULL;
+	return n;
+}

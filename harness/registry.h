@@ -39,6 +39,16 @@ void family_impl_names(const struct family *f, char *buf, size_t len);
 void workload_names(char *buf, size_t len);
 void family_names(char *buf, size_t len);
 
+/*
+ * A workload parameter's choices: the names of a family's real
+ * implementations that keep() accepts (NULL: every one), NULL-terminated,
+ * at most max - 1 of them.  Returns how many; *def_index (if not NULL) is
+ * def_name's place among them, unchanged if it is not there.
+ */
+unsigned family_choices(const char *family, const char **names, unsigned max,
+			bool (*keep)(const struct impl_info *),
+			const char *def_name, double *def_index);
+
 #define for_each_impl(f, i, pi) \
 	for (const struct impl_info *const *pi = (f)->impls; ((i) = *pi); pi++)
 

@@ -232,3 +232,47 @@ bool stress_run(const struct stress_family *sf, const struct impl_info *impl,
 	free(tids);
 	return ok;
 }
+
+static _Atomic uint32_t *slot_state(_Atomic uint32_t *first, size_t stride,
+				    unsigned i)
+{
+	return (_Atomic uint32_t *)((char *)first + i * stride);
+}
+
+int stress_slot_own(struct stress_thread *t, _Atomic uint32_t *first,
+		    size_t stride, unsigned nslots)
+{
+	unsigned start = (unsigned)stress_rand(t);
+
+	for (unsigned i = 0; i < nslots; i++) {
+		unsigned k = (start + i) % nslots;
+		uint32_t empty = 0;
+
+		if (atomic_compare_exchange_strong_explicit(slot_state(first, stride, k),
+				&empty, STRESS_SLOT_BUSY, memory_order_acquire,
+				memory_order_relaxed))
+			return (int)k;
+	}
+	return -1;
+}
+
+int stress_slot_join(struct stress_thread *t, _Atomic uint32_t *first,
+		     size_t stride, unsigned nslots)
+{
+	unsigned start = (unsigned)stress_rand(t);
+
+	for (unsigned i = 0; i < nslots; i++) {
+		unsigned k = (start + i) % nslots;
+		_Atomic uint32_t *state = slot_state(first, stride, k);
+		uint32_t s = atomic_load_explicit(state, memory_order_relaxed);
+
+		/* Pairs with the owner's release store and every leave. */
+		while ((s & STRESS_SLOT_OPEN) &&
+		       !atomic_compare_exchange_weak_explicit(state, &s, s + 1,
+				memory_order_acq_rel, memory_order_relaxed))
+			;
+		if (s & STRESS_SLOT_OPEN)
+			return (int)k;
+	}
+	return -1;
+}

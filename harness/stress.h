@@ -83,6 +83,24 @@ static inline uint64_t stress_rand(struct stress_thread *t)
 	return xorshift64(&t->rng);
 }
 
+/*
+ * Rounds on shared slots (the ctx and chan checkers): a slot's 32-bit state
+ * word holds STRESS_SLOT_BUSY while someone owns it, STRESS_SLOT_OPEN while
+ * others may join its round, and the number of users in the low bits.
+ * The states sit in an array of slot structs: `first` is the first one's
+ * state word, `stride` the struct's size.
+ */
+#define STRESS_SLOT_BUSY (1u << 31)
+#define STRESS_SLOT_OPEN (1u << 30)
+#define STRESS_SLOT_USERS 0xffffu
+
+/* Own a free slot, starting at a random one: its index, or -1. */
+int stress_slot_own(struct stress_thread *t, _Atomic uint32_t *first,
+		    size_t stride, unsigned nslots);
+/* Join an open round as one more user: the slot's index, or -1. */
+int stress_slot_join(struct stress_thread *t, _Atomic uint32_t *first,
+		     size_t stride, unsigned nslots);
+
 static inline void stress_begin(struct stress_thread *t, const char *op,
 				unsigned arg)
 {

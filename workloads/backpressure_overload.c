@@ -96,17 +96,9 @@ static struct param_spec over_params[] = {
 
 __attribute__((constructor)) static void fill_sema_names(void)
 {
-	const struct family *f = family_find("sema");
-	const struct impl_info *i;
-	unsigned n = 0;
+	unsigned n = family_choices("sema", sema_names, 16, NULL, "futex",
+				    &over_params[P_SEMA].def);
 
-	for_each_impl(f, i, p)
-		if (!(i->flags & (IMPL_TEST_ONLY | IMPL_FLOOR)) && n + 1 < 16) {
-			if (!strcmp(i->name, "futex"))
-				over_params[P_SEMA].def = n;
-			sema_names[n++] = i->name;
-		}
-	sema_names[n] = NULL;
 	over_params[P_SEMA].max = n ? n - 1 : 0;
 }
 

@@ -89,9 +89,6 @@
 /* The deadline of calls that must not block: fail on a bug, never hang. */
 #define WAIT_NS (200 * 1000 * US)
 
-#define SLOT_BUSY (1u << 31)
-#define SLOT_OPEN (1u << 30)
-#define SLOT_USERS 0xffffu
 
 /* A round's mode: how its joiners behave. */
 #define MODE_SLOW_CONSUMERS (1u << 0)	/* the channel fills, senders block */
@@ -527,36 +524,18 @@ static void do_close(struct worker *w, struct slot *sl, const char *who)
 
 static struct slot *slot_own(struct worker *w)
 {
-	unsigned start = (unsigned)stress_rand(w->t);
+	int i = stress_slot_own(w->t, &w->cs->slots[0].state,
+				sizeof(struct slot), NSLOTS);
 
-	for (unsigned i = 0; i < NSLOTS; i++) {
-		struct slot *sl = &w->cs->slots[(start + i) % NSLOTS];
-		uint32_t empty = 0;
-
-		if (atomic_compare_exchange_strong_explicit(&sl->state, &empty,
-				SLOT_BUSY, memory_order_acquire, memory_order_relaxed))
-			return sl;
-	}
-	return NULL;
+	return i < 0 ? NULL : &w->cs->slots[i];
 }
 
 static struct slot *slot_join(struct worker *w)
 {
-	unsigned start = (unsigned)stress_rand(w->t);
+	int i = stress_slot_join(w->t, &w->cs->slots[0].state,
+				 sizeof(struct slot), NSLOTS);
 
-	for (unsigned i = 0; i < NSLOTS; i++) {
-		struct slot *sl = &w->cs->slots[(start + i) % NSLOTS];
-		uint32_t s = atomic_load_explicit(&sl->state, memory_order_relaxed);
-
-		/* Pairs with the owner's release store and every leave. */
-		while ((s & SLOT_OPEN) &&
-		       !atomic_compare_exchange_weak_explicit(&sl->state, &s, s + 1,
-				memory_order_acq_rel, memory_order_relaxed))
-			;
-		if (s & SLOT_OPEN)
-			return sl;
-	}
-	return NULL;
+	return i < 0 ? NULL : &w->cs->slots[i];
 }
 
 /*
@@ -681,7 +660,7 @@ static void slot_leave(struct worker *w, struct slot *sl)
 	uint32_t old = atomic_fetch_sub_explicit(&sl->state, 1,
 						 memory_order_acq_rel);
 
-	if (old == (SLOT_BUSY | 1))
+	if (old == (STRESS_SLOT_BUSY | 1))
 		slot_teardown(w, sl);
 }
 
@@ -775,7 +754,7 @@ static void own_round(struct worker *w, struct slot *sl)
 	if (monitor(w, sl))
 		stress_violation(s, "len > cap: a new channel's len() is not 0");
 	/* Pairs with the joiners' acquire CAS: the round is ready. */
-	atomic_store_explicit(&sl->state, SLOT_BUSY | SLOT_OPEN | 1,
+	atomic_store_explicit(&sl->state, STRESS_SLOT_BUSY | STRESS_SLOT_OPEN | 1,
 			      memory_order_release);
 
 	until = mono_ns() + 50 * US + (r >> 32) % (3000 * US);
@@ -801,7 +780,7 @@ static void own_round(struct worker *w, struct slot *sl)
 			sched_yield();
 	}
 	if (close_early)
-		atomic_fetch_and(&sl->state, ~SLOT_OPEN);
+		atomic_fetch_and(&sl->state, ~STRESS_SLOT_OPEN);
 	len = monitor(w, sl);
 	atomic_store_explicit(&sl->len_at_close, len, memory_order_relaxed);
 	chaos_point();
@@ -820,7 +799,7 @@ static void own_round(struct worker *w, struct slot *sl)
 		/* Latecomers meet a closed channel. */
 		if ((r >> 6) % 2)
 			sched_yield();
-		atomic_fetch_and(&sl->state, ~SLOT_OPEN);
+		atomic_fetch_and(&sl->state, ~STRESS_SLOT_OPEN);
 	}
 	slot_leave(w, sl);
 }
@@ -1337,7 +1316,7 @@ static void stress_describe(struct stress *st, char *buf, size_t len)
 		used += (size_t)snprintf(buf + used, len - used,
 			"%sslot %u: round %llu %s, cap %u, len %u at the last sample, %s, %u producer and %u consumer joins, %u in send, %u in recv",
 			i ? "; " : "", i, (unsigned long long)sl->id,
-			s & SLOT_OPEN ? "open" : "shut",
+			s & STRESS_SLOT_OPEN ? "open" : "shut",
 			sl->cap, atomic_load(&sl->last_len),
 			atomic_load(&sl->closed) ? "closed" :
 			atomic_load(&sl->closing) ? "close() in progress" : "not closed",

@@ -30,20 +30,20 @@ enum { X_COMPLETED, X_BEFORE, X_MID, X_SHARE_DONE, X_SHARE_BEFORE, X_SHARE_MID }
 /* The sema implementations that can be cancelled, filled from the registry. */
 static const char *sema_names[16];
 
-__attribute__((constructor)) static void fill_sema_names(void)
+static bool cancellable(const struct impl_info *i)
 {
-	const struct family *f = family_find("sema");
-	const struct impl_info *i;
-	unsigned n = 0;
-
-	for_each_impl(f, i, p)
-		if (!(i->flags & (IMPL_TEST_ONLY | IMPL_FLOOR)) &&
-		    !sema_ops_of(i)->no_cancel && n + 1 < 16)
-			sema_names[n++] = i->name;
-	sema_names[n] = NULL;
+	return !sema_ops_of(i)->no_cancel;
 }
 
-static const struct param_spec rpc_params[] = {
+static struct param_spec rpc_params[];
+
+__attribute__((constructor)) static void fill_sema_names(void)
+{
+	family_choices("sema", sema_names, 16, cancellable, "futex",
+		       &rpc_params[P_SEMA].def);
+}
+
+static struct param_spec rpc_params[] = {
 	[P_SLOTS] = { "slots", 2, 1, 1 << 20, NULL, "concurrent calls allowed (semaphore permits)" },
 	[P_DEADLINE] = { "deadline_ns", 1000000, 1000, 60e9, NULL, "each request's deadline" },
 	[P_SERVICE] = { "service_ns", 500000, 0, 60e9, NULL, "how long a call takes" },

@@ -77,9 +77,6 @@
 #define HOOKS 48		/* per thread, reused round-robin */
 #define US 1000u
 
-#define SLOT_BUSY (1u << 31)
-#define SLOT_OPEN (1u << 30)
-#define SLOT_USERS 0xffffu
 
 /* What cancellers of a shared context pass; each cause goes with one err. */
 static const struct cause {
@@ -341,36 +338,18 @@ static bool hook_stop(struct ctx_worker *w, struct hook *k, unsigned arg)
 
 static struct slot *slot_own(struct ctx_worker *w)
 {
-	unsigned start = (unsigned)stress_rand(w->t);
+	int i = stress_slot_own(w->t, &w->cs->slots[0].state,
+				sizeof(struct slot), NSLOTS);
 
-	for (unsigned i = 0; i < NSLOTS; i++) {
-		struct slot *sl = &w->cs->slots[(start + i) % NSLOTS];
-		uint32_t empty = 0;
-
-		if (atomic_compare_exchange_strong_explicit(&sl->state, &empty,
-				SLOT_BUSY, memory_order_acquire, memory_order_relaxed))
-			return sl;
-	}
-	return NULL;
+	return i < 0 ? NULL : &w->cs->slots[i];
 }
 
 static struct slot *slot_join(struct ctx_worker *w)
 {
-	unsigned start = (unsigned)stress_rand(w->t);
+	int i = stress_slot_join(w->t, &w->cs->slots[0].state,
+				 sizeof(struct slot), NSLOTS);
 
-	for (unsigned i = 0; i < NSLOTS; i++) {
-		struct slot *sl = &w->cs->slots[(start + i) % NSLOTS];
-		uint32_t s = atomic_load_explicit(&sl->state, memory_order_relaxed);
-
-		/* Pairs with the owner's release store and every leave. */
-		while ((s & SLOT_OPEN) &&
-		       !atomic_compare_exchange_weak_explicit(&sl->state, &s, s + 1,
-				memory_order_acq_rel, memory_order_relaxed))
-			;
-		if (s & SLOT_OPEN)
-			return sl;
-	}
-	return NULL;
+	return i < 0 ? NULL : &w->cs->slots[i];
 }
 
 /* The last user of a closed round: check it, destroy its context. */
@@ -397,7 +376,7 @@ static void slot_leave(struct ctx_worker *w, struct slot *sl)
 	uint32_t old = atomic_fetch_sub_explicit(&sl->state, 1,
 						 memory_order_acq_rel);
 
-	if (old == (SLOT_BUSY | 1))
+	if (old == (STRESS_SLOT_BUSY | 1))
 		slot_teardown(w, sl);
 }
 
@@ -423,7 +402,7 @@ static void own_round(struct ctx_worker *w, struct slot *sl)
 	atomic_store_explicit(&sl->seen, 0, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sl->rounds, 1, memory_order_relaxed);
 	/* Pairs with the joiners' acquire CAS: c and seen are ready. */
-	atomic_store_explicit(&sl->state, SLOT_BUSY | SLOT_OPEN | 1,
+	atomic_store_explicit(&sl->state, STRESS_SLOT_BUSY | STRESS_SLOT_OPEN | 1,
 			      memory_order_release);
 
 	if (r % 4) {
@@ -438,14 +417,14 @@ static void own_round(struct ctx_worker *w, struct slot *sl)
 		work_ns((r >> 8) % (20 * US));
 	}
 	if (close_early)
-		atomic_fetch_and(&sl->state, ~SLOT_OPEN);
+		atomic_fetch_and(&sl->state, ~STRESS_SLOT_OPEN);
 	chaos_point();
 	cancel_shared(w, sl, c, "the owner");
 	if (!close_early) {
 		/* Latecomers meet a cancelled context. */
 		if ((r >> 6) % 2)
 			sched_yield();
-		atomic_fetch_and(&sl->state, ~SLOT_OPEN);
+		atomic_fetch_and(&sl->state, ~STRESS_SLOT_OPEN);
 	}
 	slot_leave(w, sl);
 }
@@ -873,8 +852,8 @@ static void stress_describe(struct stress *st, char *buf, size_t len)
 			"%sslot %u: round %llu %s, %u users, %u in wait",
 			i ? "; " : "", i,
 			(unsigned long long)atomic_load(&sl->rounds),
-			!s ? "over" : s & SLOT_OPEN ? "open" : "closed",
-			s & SLOT_USERS, atomic_load(&sl->waiting));
+			!s ? "over" : s & STRESS_SLOT_OPEN ? "open" : "closed",
+			s & STRESS_SLOT_USERS, atomic_load(&sl->waiting));
 	}
 }
 
