@@ -254,7 +254,7 @@ static int ck_try_recv(struct chan *c, void **item)
 	struct ck_chan *k = to_ck(c);
 	int rc = ck_recv_once(k, item);
 
-	for (int spin = CHAN_PARK_SPIN; rc == EBUSY && spin; spin--) {
+	for (int spin = CHAN_TRY_SPIN; rc == EBUSY && spin; spin--) {
 		cpu_relax();
 		rc = ck_recv_once(k, item);
 	}

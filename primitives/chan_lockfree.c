@@ -311,7 +311,7 @@ static int lf_try_send(struct chan *c, void *item)
 	struct lf_chan *l = to_lf(c);
 	int rc = lf_send_once(l, item);
 
-	for (int spin = CHAN_PARK_SPIN; rc == EBUSY && spin; spin--) {
+	for (int spin = CHAN_TRY_SPIN; rc == EBUSY && spin; spin--) {
 		cpu_relax();
 		rc = lf_send_once(l, item);
 	}
@@ -323,7 +323,7 @@ static int lf_try_recv(struct chan *c, void **item)
 	struct lf_chan *l = to_lf(c);
 	int rc = lf_recv_once(l, item);
 
-	for (int spin = CHAN_PARK_SPIN; rc == EBUSY && spin; spin--) {
+	for (int spin = CHAN_TRY_SPIN; rc == EBUSY && spin; spin--) {
 		cpu_relax();
 		rc = lf_recv_once(l, item);
 	}
