@@ -279,7 +279,7 @@ static int ga_set_burst(struct rate *r, unsigned burst)
 
 const struct rate_ops rate_gcra_atomic_ops = {
 	.info = {
-		.name = "tb-atomic",
+		.name = "gcra-atomic",
 		.desc = "GCRA virtual scheduling: one TAT word, one CAS",
 	},
 	.create = ga_create,
