@@ -4,6 +4,7 @@
 
 #include "chan.h"
 #include "ctx.h"
+#include "rate.h"
 #include "registry.h"
 #include "sema.h"
 #include "stress.h"
@@ -73,10 +74,26 @@ static const struct family chan_family = {
 	.micro = &chan_micro,
 };
 
+static const struct impl_info *const rate_impls[] = {
+	&rate_tb_mutex_ops.info,
+	&rate_tb_atomic_ops.info,
+	&rate_gcra_atomic_ops.info,
+	&rate_busted_ops.info,
+	NULL,
+};
+
+static const struct family rate_family = {
+	.name = "rate",
+	.desc = "rate limiter: token bucket, GCRA, leaky bucket (Go: x/time/rate, uber ratelimit)",
+	.impls = rate_impls,
+	.baseline = "tb-chan",
+};
+
 const struct family *const families[] = {
 	&sema_family,
 	&ctx_family,
 	&chan_family,
+	&rate_family,
 	NULL,
 };
 

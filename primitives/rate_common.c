@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What every rate limiter shares: the emission interval in picoseconds,
- * the validity of a configuration, and the real clock.
+ * the validity of a configuration, and the real clock; and (rate_impl.h)
+ * the configuration objects and the one wait().
  */
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 
+#include "chaos.h"
 #include "clock.h"
+#include "futex.h"
 #include "rate.h"
+#include "rate_impl.h"
 
 static uint64_t mono_now(void *arg)
 {
@@ -41,4 +47,100 @@ uint64_t rate_interval_ps(double rate)
 	if ((double)ps < t)
 		ps++;
 	return ps ? ps : 1;
+}
+
+struct rate_cfg *rate_cfg_new(double rate, unsigned burst, struct rate_cfg *older)
+{
+	struct rate_cfg *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->T = rate_interval_ps(rate);
+	c->b = burst;
+	c->rate = rate;
+	c->bT = (rate_i128)c->T * burst;
+	c->older = older;
+	return c;
+}
+
+void rate_cfg_free_all(struct rate_cfg *c)
+{
+	while (c) {
+		struct rate_cfg *o = c->older;
+
+		free(c);
+		c = o;
+	}
+}
+
+/* The sleeper's context was cancelled: change its word and wake it. */
+static void sleeper_cancelled(struct ctx_hook *h, struct ctx *c)
+{
+	_Atomic uint32_t *word = h->arg;
+
+	(void)c;
+	atomic_fetch_add(word, 1);
+	futex_wake(word, 1);
+}
+
+static void sleep_until(uint64_t mono)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(mono / 1000000000u),
+		.tv_nsec = (long)(mono % 1000000000u),
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int rate_wait_reserved(struct rate *r, unsigned n, const struct ctx *cctx,
+		       const struct rate_ops *ops, const struct rate_clock *clk)
+{
+	struct ctx *ctx = (struct ctx *)cctx;
+	struct rate_reservation res;
+	uint64_t now, wake, deadline = ctx_deadline(ctx);
+	_Atomic uint32_t word = 0;
+	struct ctx_hook hook;
+	bool hooked = false;
+	int rc;
+
+	/* Already cancelled: fail without taking anything. */
+	if ((rc = ctx_err(ctx)))
+		return rc;
+	if ((rc = ops->reserve(r, n, &res)))
+		return rc;
+	now = clk->now(clk->arg);
+	if (res.at <= now)
+		return 0;
+	/* When to wake, in CLOCK_MONOTONIC (what deadlines and futexes speak). */
+	wake = rate_clock_is_mono(clk) ? res.at : mono_ns() + (res.at - now);
+	if (deadline && deadline < wake) {
+		ops->cancel(r, &res);
+		return ETIMEDOUT;
+	}
+	if (!ctx_cancellable(ctx)) {
+		sleep_until(wake);
+		return 0;
+	}
+	hook = (struct ctx_hook){ .fn = sleeper_cancelled, .arg = &word };
+	hooked = !ctx->ops->after_func(ctx, &hook);
+	for (;;) {
+		uint32_t seen = atomic_load(&word);
+
+		/* The time has come: a cancellation now is too late. */
+		if (mono_ns() >= wake) {
+			rc = 0;
+			break;
+		}
+		if ((rc = ctx_err(ctx)))
+			break;
+		chaos_point();
+		futex_wait(&word, seen, wake);
+	}
+	if (hooked)
+		ctx->ops->stop(ctx, &hook);
+	if (rc)
+		ops->cancel(r, &res);
+	return rc;
 }
