@@ -13,7 +13,8 @@
 extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_broadcast_workload, ctx_children_workload, ctx_deadline_workload,
 	ctx_rpc_workload, ctx_tree_workload, chan_pipeline_workload,
-	backpressure_overload_workload;
+	backpressure_overload_workload, rate_accuracy_workload,
+	rate_contention_workload, rate_shaping_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro;
 
@@ -107,6 +108,9 @@ const struct workload *const workloads[] = {
 	&ctx_tree_workload,
 	&chan_pipeline_workload,
 	&backpressure_overload_workload,
+	&rate_accuracy_workload,
+	&rate_contention_workload,
+	&rate_shaping_workload,
 	NULL,
 };
 
