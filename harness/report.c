@@ -980,6 +980,9 @@ static void chart_sweeps(struct rep *rp, const struct wl *w)
 		multi_t |= w->ri[r].threads != w->ri[0].threads;
 		multi_pl |= strcmp(csv_cell(w->t, r, (size_t)c_pl), csv_cell(w->t, 0, (size_t)c_pl)) != 0;
 	}
+	/* A workload told by its sweep metrics tells them against threads too. */
+	if (multi_t && metrics != shares && nswept < MAX_PARAMS)
+		swept[nswept++] = (size_t)c_thr;
 	for (size_t sx = 0; label && xs && sx < nswept; sx++) {
 		size_t x = swept[sx], nx = 0;
 		struct keys labels = { 0 };
@@ -992,11 +995,11 @@ static void chart_sweeps(struct rep *rp, const struct wl *w)
 			size_t used = (size_t)snprintf(buf, sizeof(buf), "%s", w->ri[r].series);
 
 			for (size_t o = 0; o < nswept; o++)
-				if (o != sx && used < sizeof(buf))
+				if (o != sx && swept[o] != (size_t)c_thr && used < sizeof(buf))
 					used += (size_t)snprintf(buf + used, sizeof(buf) - used, " %s=%s",
 								 csv_header(w->t, swept[o]),
 								 csv_cell(w->t, r, swept[o]));
-			if (multi_t && used < sizeof(buf)) {
+			if (multi_t && x != (size_t)c_thr && used < sizeof(buf)) {
 				thread_label(w, w->ri[r].config, w->ri[r].threads, tl, sizeof(tl));
 				used += (size_t)snprintf(buf + used, sizeof(buf) - used, " t=%s", tl);
 			}
