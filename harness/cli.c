@@ -858,6 +858,23 @@ static const char *const suite_default[][20] = {
 	{ "backpressure/overload", "--threads", "2", "--param",
 	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
 	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
+	/*
+	 * The rate family, about 12 s per implementation: admitted/bound and
+	 * the window check against threads (allow) and blocking wait against
+	 * rate; allow() cost far above and below the offered load; policing
+	 * against shaping in the inter-departure times.
+	 */
+	{ "rate/accuracy", "--threads", "1,2", "--param", "rate=1M", "--param",
+	  "burst=100", "--reps", "5", "--duration", "200ms", "--warmup", "100ms", NULL },
+	{ "rate/accuracy", "--threads", "2", "--param", "mode=wait", "--param",
+	  "rate=10k,100k", "--param", "burst=100", "--reps", "5",
+	  "--duration", "200ms", "--warmup", "100ms", NULL },
+	{ "rate/contention", "--threads", "1,2", "--reps", "5", "--duration", "200ms",
+	  "--warmup", "100ms", NULL },
+	{ "rate/contention", "--threads", "2", "--param", "rate=100k", "--reps", "5",
+	  "--duration", "200ms", "--warmup", "100ms", NULL },
+	{ "rate/shaping", "--threads", "1", "--reps", "5", "--duration", "200ms",
+	  "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
@@ -891,6 +908,16 @@ static const char *const suite_long[][20] = {
 	{ "backpressure/overload", "--threads", "2", "--param",
 	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
 	  "--param", "arrival=fixed,poisson", "--reps", "11", "--duration", "2s", NULL },
+	{ "rate/accuracy", "--threads", "1,2,4,8", "--param", "rate=1k,100k,1M,10M",
+	  "--param", "burst=1,100,10000", "--reps", "11", "--duration", "2s", NULL },
+	{ "rate/accuracy", "--threads", "1,4", "--param", "mode=wait", "--param",
+	  "rate=100,1k,10k,100k,1M", "--param", "burst=1,100", "--reps", "11",
+	  "--duration", "2s", NULL },
+	{ "rate/contention", "--threads", "1,2,4,8,max", "--param", "rate=1e12,100k",
+	  "--param", "burst=1,1000", "--reps", "11", "--duration", "2s", NULL },
+	{ "rate/shaping", "--threads", "1", "--param", "burst_in=1,10,100",
+	  "--param", "burst=10,100", "--param", "rate=100k", "--param",
+	  "period_ns=2000000", "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
 
