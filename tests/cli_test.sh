@@ -136,6 +136,10 @@ check "strategy=drop: message lists every strategy" \
 	grep -q 'block queue shed' "$tmp/stderr"
 bad "backpressure/overload: threads=1 (no consumer)" \
 	run backpressure/overload --threads 1 --out "$out"
+bad "rate/accuracy: rate=0" run rate/accuracy --param rate=0 --out "$out"
+bad "rate/accuracy: mode=burst" run rate/accuracy --param mode=burst --out "$out"
+bad "rate/contention: burst=0" run rate/contention --param burst=0 --out "$out"
+bad "rate/shaping: threads=2 (one source)" run rate/shaping --threads 2 --out "$out"
 
 # --out naming a folder that exists and holds a file.
 mkdir "$tmp/full"
@@ -282,6 +286,45 @@ shed_rates_ok() {
 check "backpressure/overload at 4x: block sheds nothing, shed sheds" shed_rates_ok
 check "backpressure/overload: no violations (exactly-once, every permit back)" \
 	[ -z "$(col "$csv" violations | grep -vx 0)" ]
+
+# ------------------------------------------------------- the rate workloads
+
+racc=$tmp/racc
+"$CONTEND" run rate/accuracy --impl tb-mutex --threads 2 --param rate=100k \
+	--param mode=allow,wait --duration 100ms --warmup 20ms --reps 1 \
+	--out "$racc" >"$tmp/stdout" 2>"$tmp/stderr"
+check "rate/accuracy run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$racc/rate_accuracy.csv
+echo "# rate/accuracy admitted_over_bound: $(col "$csv" admitted_over_bound | tr '\n' ' ')"
+check "rate/accuracy: admitted, and admitted_over_bound <= 1, window within bound" \
+	awk -v a="$(col "$csv" admitted_over_bound | sort -g | tail -1)" \
+	    -v w="$(col "$csv" window_over_bound | sort -g | tail -1)" \
+	    -v n="$(col "$csv" admitted | sort -g | head -1)" \
+	    'BEGIN { exit !(n > 0 && a > 0 && a <= 1 && w <= 1) }'
+check "rate/accuracy: no violations, nothing early" \
+	[ -z "$(col "$csv" violations | grep -vx 0)$(col "$csv" early | grep -vx 0)" ]
+
+rcon=$tmp/rcon
+"$CONTEND" run rate/contention --impl tb-mutex --threads 2 --param rate=1e12,1000 \
+	--duration 100ms --warmup 20ms --reps 1 --out "$rcon" >"$tmp/stdout" 2>"$tmp/stderr"
+check "rate/contention run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$rcon/rate_contention.csv
+col "$csv" rate >"$tmp/rate" 2>/dev/null
+col "$csv" shed_rate >"$tmp/shed_rate" 2>/dev/null
+# Far above the offered load nothing is shed; at 1000/s nearly everything.
+check "rate/contention: 1e12 sheds nothing, 1000/s sheds > 90%" \
+	sh -c "paste -d= '$tmp/rate' '$tmp/shed_rate' | awk -F= '
+		\$1 > 1e9 && \$2 != 0 { bad = 1 }
+		\$1 == 1000 { seen = 1; if (\$2 < 0.9) bad = 1 }
+		END { exit bad || !seen }'"
+
+rsh=$tmp/rsh
+"$CONTEND" run rate/shaping --impl tb-mutex --threads 1 --duration 100ms \
+	--warmup 20ms --reps 1 --out "$rsh" >"$tmp/stdout" 2>"$tmp/stderr"
+check "rate/shaping run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$rsh/rate_shaping.csv
+check "rate/shaping: departures, gaps recorded" \
+	[ "$(col "$csv" ops)" -gt 0 ] && [ -n "$(col "$csv" gap_p50_ns)" ]
 
 # ------------------------------------------------------------------ Ctrl-C
 
