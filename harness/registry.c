@@ -4,6 +4,7 @@
 
 #include "chan.h"
 #include "ctx.h"
+#include "rate.h"
 #include "registry.h"
 #include "sema.h"
 #include "stress.h"
@@ -73,10 +74,24 @@ static const struct family chan_family = {
 	.micro = &chan_micro,
 };
 
+/* Minimal entry for this worktree; reconciled with the family's own at merge. */
+static const struct impl_info *const rate_impls[] = {
+	&rate_lb_queue_ops.info,
+	&rate_tb_chan_ops.info,
+	NULL,
+};
+
+static const struct family rate_family = {
+	.name = "rate",
+	.desc = "rate limiter: token bucket, GCRA, leaky bucket (Go: x/time/rate)",
+	.impls = rate_impls,
+};
+
 const struct family *const families[] = {
 	&sema_family,
 	&ctx_family,
 	&chan_family,
+	&rate_family,
 	NULL,
 };
 
