@@ -35,6 +35,14 @@
  * units of 1024 ns, rounded up, modulo 2^38, which is ~3.2 days: a ticket
  * may sit in the channel for no longer than that).  Its departure is only
  * counted (`departed`).
+ * A waiter that had to sleep for its places is dated at the time the
+ * drain's schedule gave them back (never before it called): otherwise a
+ * saturated queue (burst 1 and a waiter calling back at once) would add
+ * the wake-up latency to every departure and fall below its rate.  The
+ * bound above holds for the schedule's dates; the moments wait() really
+ * returns carry wake-up latency, and a drain descheduled for more than a
+ * T gives back overdue places together (next paragraph), so over windows
+ * shorter than that latency the returns can bunch.
  *
  * A late drain (descheduled) catches up: departures are computed on the
  * absolute schedule, so overdue tickets leave back to back until it is on
@@ -79,7 +87,8 @@
  *
  * Real time only (no_fake_clock): the drain sleeps to absolute
  * CLOCK_MONOTONIC times (futex_wait with an absolute timeout, which
- * set_rate and destroy can interrupt); create() ignores clk.
+ * set_rate and destroy can interrupt), with 1 ns timer slack; create()
+ * ignores clk.
  *
  * destroy() wakes every waiter with ECANCELED: those waiting for places
  * at once; queued tickets are marked CLOSED by the drain, which, told to
@@ -225,6 +234,7 @@ static void *lbq_drain(void *arg)
 	uint64_t end = 0;	/* end of the previous service */
 	void *item;
 
+	rate_thread_precise();
 	while (!q->co->recv(q->ch, &item, NULL)) {
 		uintptr_t w = (uintptr_t)item;
 		struct lbq_ticket *t = (w & 1) ? NULL : item;
