@@ -79,6 +79,8 @@ static const struct impl_info *const rate_impls[] = {
 	&rate_tb_mutex_ops.info,
 	&rate_tb_atomic_ops.info,
 	&rate_gcra_atomic_ops.info,
+	&rate_lb_queue_ops.info,
+	&rate_tb_chan_ops.info,
 	&rate_busted_ops.info,
 	NULL,
 };
