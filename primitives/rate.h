@@ -93,6 +93,12 @@ struct rate_ops {
 	 * so the injected-clock conformance vectors do not apply. */
 	const char *no_fake_clock;
 	/*
+	 * Non-NULL: why it does not keep the bound exactly (a baseline kept
+	 * as the idiom it is).  Its excess is measured and reported, not
+	 * counted as a violation; every other implementation's is.
+	 */
+	const char *inexact;
+	/*
 	 * A limiter of `rate` events/s (> 0, or INFINITY) and `burst`
 	 * (1 .. RATE_MAX_BURST), full, reading time from clk (NULL: the
 	 * real clock).  0, EINVAL or ENOMEM.

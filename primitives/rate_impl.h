@@ -14,6 +14,14 @@
 
 #include "rate.h"
 
+/*
+ * How close to its time a sleeper stops sleeping and spins: about the
+ * wake-up latency of a timed futex sleep on a VM (tens of microseconds,
+ * with 1 ns timer slack), so an event is released on time, not one
+ * wake-up late.  Spinning is bounded by this.
+ */
+#define RATE_SPIN_NS 50000ull
+
 typedef __int128 rate_i128;
 
 #define RATE_PS_PER_NS 1000

@@ -499,6 +499,15 @@ static int lbq_wait(struct rate *r, unsigned n, const struct ctx *cctx)
 
 		atomic_compare_exchange_strong(&t->state, &e, TK_CANCELLED);
 	}
+	/*
+	 * Spin up to RATE_SPIN_NS for the departure before sleeping: the
+	 * drain releases on time (rate_sleep_until), and a futex wake-up on
+	 * a VM would add tens of microseconds to every departure.
+	 */
+	for (uint64_t t0 = mono_ns();
+	     atomic_load_explicit(&t->state, memory_order_relaxed) == TK_WAITING &&
+	     mono_ns() - t0 < RATE_SPIN_NS;)
+		cpu_relax();
 	while ((s = atomic_load(&t->state)) == TK_WAITING) {
 		if (futex_wait(&t->state, TK_WAITING, deadline) == ETIMEDOUT) {
 			uint32_t e = TK_WAITING;

@@ -14,7 +14,10 @@
 #include <stdint.h>
 #include <sys/prctl.h>
 
+#include "clock.h"
+#include "compiler.h"
 #include "futex.h"
+#include "rate_impl.h"
 
 /* ceil(ps / 1000): a time in ns that is never before the exact one. */
 static inline uint64_t rate_ps_to_ns_up(unsigned __int128 ps)
@@ -73,11 +76,28 @@ static inline void rate_thread_precise(void)
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
-/* Sleep on word (while it holds val) until the absolute time `until`. */
+/*
+ * Sleep on word (while it holds val) until the absolute time `until`
+ * (0: return at once), waking early when word changes: a futex sleep to
+ * RATE_SPIN_NS before the time, then a spin on the clock and the word
+ * (see rate_impl.h), so the ticker and the drain keep their schedule to
+ * within a clock read rather than a VM wake-up.
+ */
 static inline void rate_sleep_until(_Atomic uint32_t *word, uint32_t val,
 				    uint64_t until)
 {
-	futex_wait(word, val, until ? until : 1);
+	uint64_t t = mono_ns();
+
+	if (!until || t >= until)
+		return;
+	if (until - t > RATE_SPIN_NS) {
+		futex_wait(word, val, until - RATE_SPIN_NS);
+		if (atomic_load(word) != val)
+			return;
+	}
+	while (mono_ns() < until &&
+	       atomic_load_explicit(word, memory_order_relaxed) == val)
+		cpu_relax();
 }
 
 #endif
