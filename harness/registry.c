@@ -15,7 +15,8 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_rpc_workload, ctx_tree_workload, chan_pipeline_workload,
 	backpressure_overload_workload, rate_accuracy_workload,
 	rate_contention_workload, rate_shaping_workload;
-extern const struct stress_family sema_stress, ctx_stress, chan_stress;
+extern const struct stress_family sema_stress, ctx_stress, chan_stress,
+	rate_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro;
 
 static const struct impl_info *const sema_impls[] = {
@@ -90,6 +91,7 @@ static const struct family rate_family = {
 	.desc = "rate limiter: token bucket, GCRA, leaky bucket (Go: x/time/rate, uber ratelimit)",
 	.impls = rate_impls,
 	.baseline = "tb-chan",
+	.stress = &rate_stress,
 };
 
 const struct family *const families[] = {

@@ -215,16 +215,18 @@ bool stress_run(const struct stress_family *sf, const struct impl_info *impl,
 
 	ok = atomic_load(&s->violations) == 0;
 	if (ok)
-		fprintf(out, "%s/%s: SUCCESS: %u threads, %.2f s, %llu ops, longest wait %.3f ms%s\n",
+		fprintf(out, "%s/%s: SUCCESS: %u threads, %.2f s, %llu ops, longest wait %.3f ms%s%s%s\n",
 			sf->family, impl->name, s->nthreads,
 			(double)(mono_ns() - start) / 1e9,
 			(unsigned long long)ops, (double)max_wait / 1e6,
-			o->chaos ? ", chaos" : "");
+			o->chaos ? ", chaos" : "", *s->note ? "; " : "", s->note);
 	else
 		fprintf(out, "%s/%s: FAILURE: %llu invariant violations in %llu ops; first: %s\n",
 			sf->family, impl->name,
 			(unsigned long long)atomic_load(&s->violations),
 			(unsigned long long)ops, s->first);
+	if (!ok && *s->note)
+		fprintf(out, "#  %s\n", s->note);
 	sf->teardown(s);
 	free(s->threads);
 	free(s);

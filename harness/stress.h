@@ -43,6 +43,8 @@ struct stress {
 	_Atomic uint64_t violations;
 	_Atomic bool have_first;
 	char first[256];		/* the first violation, for the report */
+	char note[192];			/* set by setup(): what was skipped and
+					 * why, appended to the result line */
 	void *state;			/* the family's */
 	struct stress_thread *threads;
 };
