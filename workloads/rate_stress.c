@@ -13,12 +13,17 @@
  * it closes the slot, cancels the round's sleeper (below), waits for the
  * joiners to leave and checks the round.
  *
- * A joiner hammers the limiter in a tight loop until the round closes:
- * allow(n), reserve(n) (budgeted so the debt stays within the round),
- * cancel of its outstanding reservations ("cancels" rounds, sometimes
+ * A joiner hammers the limiter in a tight loop until the round closes.
+ * In a "cancels" round: allow(n), reserve(n) (budgeted so the debt stays
+ * within the round), cancel of its outstanding reservations (sometimes
  * twice), wait(n) under a plain deadline, under a ctx/futex context the
  * owner may cancel, or under one already cancelled, and now and then a
- * call with n = 0 or n > burst.  n is 1 half the time, else 1 .. burst.
+ * call with n = 0 or n > burst.  In a "changes" round, allow(n) alone: a
+ * reservation's time (a sleeping wait's too) is fixed under the
+ * configuration it was made in, and a change keeps the tokens, not the
+ * time, so a limiter may rightly schedule new events beside one made
+ * before the change: the definition's bound does not span that.  n is 1
+ * half the time, else 1 .. burst.
  * One joiner of a "cancels" round may become its sleeper instead: it
  * drains a private limiter of 0.1/s (T = 10 s), waits for one event under
  * a ctx/futex context without deadline, and the owner cancels that
@@ -905,6 +910,17 @@ static void join_round(struct stress_thread *t, struct rate_stress *rs)
 
 			if (n > rd->minb && r % 2)
 				n = rd->minb;
+			/*
+			 * Changes rounds: allow only.  A reservation's `at`
+			 * (a sleeping wait's too) is fixed under the
+			 * configuration it was made in; a change keeps the
+			 * tokens, not the time, so the limiter may schedule
+			 * new events right beside it.  The definition's bound
+			 * does not cover events that straddle a change.
+			 */
+			if (rd->mode == MODE_CHANGES && r % 32 < 4 &&
+			    (r % 32 || (r >> 8) % 8))
+				r |= 4;
 			switch (r % 32) {
 			case 0:
 				if ((r >> 8) % 8 == 0) {
