@@ -17,7 +17,8 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 	rate_contention_workload, rate_shaping_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress,
 	rate_stress;
-extern const struct micro_family sema_micro, ctx_micro, chan_micro;
+extern const struct micro_family sema_micro, ctx_micro, chan_micro,
+	rate_micro;
 
 static const struct impl_info *const sema_impls[] = {
 	&sema_mutex_ops.info,
@@ -92,6 +93,7 @@ static const struct family rate_family = {
 	.impls = rate_impls,
 	.baseline = "tb-chan",
 	.stress = &rate_stress,
+	.micro = &rate_micro,
 };
 
 const struct family *const families[] = {
