@@ -1,10 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# The short stress suite: every sema, ctx and chan implementation survives
-# a second of random operations (with and without chaos), and the
-# deliberately broken sema/busted, ctx/busted and chan/busted are caught on
-# every one of several runs.  Each implementation's result line goes out as
+# The short stress suite: every sema, ctx, chan and rate implementation
+# survives a second of random operations (with and without chaos), and the
+# deliberately broken sema/busted, ctx/busted, chan/busted and rate/busted
+# are caught on every one of several runs.  Each implementation's result line goes out as
 # a "# " note.
 #
 #	CONTEND=/abs/path/build/contend tests/stress_test.sh
@@ -26,6 +26,7 @@ impls() {
 SEMA_IMPLS=$(impls sema)
 CTX_IMPLS=$(impls ctx)
 CHAN_IMPLS=$(impls chan)
+RATE_IMPLS=$(impls rate)
 BUSTED_RUNS=3
 
 # stress LABEL ARGS...: run `contend stress ARGS`, output in $tmp/LABEL,
@@ -35,7 +36,7 @@ stress() {
 	shift
 	"$CONTEND" stress "$@" >"$tmp/$label" 2>"$tmp/$label.err"
 	rc=$?
-	grep '^[a-z]*/[a-z]*: ' "$tmp/$label" | sed "s/^/# $label: /"
+	grep '^[a-z]*/[a-z-]*: ' "$tmp/$label" | sed "s/^/# $label: /"
 }
 
 # note_all LABEL: the whole output of a run, for a failure.
@@ -109,6 +110,17 @@ busted chan "a lost, duplicated, reordered, phantom or extra item named" \
 
 stress chanchaos chan --chaos --duration 1s
 all_succeed chanchaos "stress chan --chaos" chan "$CHAN_IMPLS"
+
+stress rate rate --duration 1s
+all_succeed rate "stress rate" rate "$RATE_IMPLS"
+
+# rate/busted stores what it decided without a CAS: under contention it
+# admits more than burst + rate x window, which the window sweep names.
+busted rate "a window over the bound named" \
+	'[1-9][0-9]* invariant violations.*; first: bound:'
+
+stress ratechaos rate --chaos --duration 1s
+all_succeed ratechaos "stress rate --chaos" rate "$RATE_IMPLS"
 
 check "stress made no results root" [ ! -e "$tmp/results" ]
 
