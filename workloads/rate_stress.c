@@ -36,7 +36,10 @@
  *     the call and only moves its time forward (rate.h), so its admission
  *     time lies in [lo, hi];
  *   - reserve(): the events happen at res.at, or at once when res.at is
- *     not later than the call: [max(at, lo), max(at, hi)].
+ *     not later than the call: [max(at - 1, lo), max(at, hi)].  The 1 ns:
+ *     res.at is the moment the credit is back, rounded up to the ns, so
+ *     the exact moment (in ps) later events are reckoned from may be up
+ *     to 1 ns before it.
  * A cancelled reservation is struck from the log (under contention the
  * checker cannot know whether it was refunded, so it counts it as not:
  * fewer events counted can only hide a violation, never invent one).
@@ -753,8 +756,12 @@ static void call_reserve(struct joiner *j, unsigned n, uint64_t r)
 	if (res.n != n)
 		stress_violation(j->t->s, "result: reserve(%u) returned a reservation of %u",
 				 n, res.n);
-	/* The events happen at res.at, or at once if that is not later. */
-	log_ev(j, res.at > lo ? res.at : lo, res.at > hi ? res.at : hi, n);
+	/*
+	 * The events happen at res.at, or at once if that is not later.
+	 * res.at is the credit's return rounded up to the ns, up to 1 ns
+	 * after the exact (ps) moment the next event is reckoned from.
+	 */
+	log_ev(j, res.at > lo + 1 ? res.at - 1 : lo, res.at > hi ? res.at : hi, n);
 	atomic_fetch_add_explicit(&j->rd->reserved, 1, memory_order_relaxed);
 	if (j->rd->mode != MODE_CANCELS)
 		return;
