@@ -99,6 +99,12 @@ struct rate_ops {
 	 */
 	const char *inexact;
 	/*
+	 * Non-NULL: why set_burst() can only keep or lower the burst given
+	 * at create() (a channel's capacity is fixed); a larger one is
+	 * EINVAL and changes nothing.
+	 */
+	const char *fixed_burst;
+	/*
 	 * A limiter of `rate` events/s (> 0, or INFINITY) and `burst`
 	 * (1 .. RATE_MAX_BURST), full, reading time from clk (NULL: the
 	 * real clock).  0, EINVAL or ENOMEM.

@@ -583,6 +583,7 @@ const struct rate_ops rate_lb_queue_ops = {
 	},
 	.no_reserve = "a departure is decided when the drain reaches the ticket (a cancelled one ahead gives up its slot), and a ticket in a channel cannot be taken back",
 	.no_fake_clock = "a drain thread runs on real time",
+	.fixed_burst = "the ticket channel's capacity is the burst given at create()",
 	.create = lbq_create,
 	.destroy = lbq_destroy,
 	.allow = lbq_allow,

@@ -339,6 +339,7 @@ const struct rate_ops rate_tb_chan_ops = {
 	},
 	.no_reserve = "a token in a channel cannot promise a future time",
 	.no_fake_clock = "a ticker thread runs on real time",
+	.fixed_burst = "the token channel's capacity is the burst given at create()",
 	.inexact = "a ticker that wakes late adds the ticks it missed at once, so a short window can see more than burst + rate x w",
 	.create = tbc_create,
 	.destroy = tbc_destroy,
