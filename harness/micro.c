@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "compiler.h"
@@ -26,11 +27,19 @@
 #include "runner.h"
 #include "topo.h"
 
+/*
+ * One registered benchmark.  Its object is made when a run of it starts
+ * and destroyed when that run has been reported, so an object with a
+ * thread of its own (rate/tb-chan's ticker, rate/lb-queue's drain) never
+ * runs beside another benchmark, and a filtered-out case costs nothing.
+ */
 struct mb {
 	const struct micro_case *mc;
 	const struct impl_info *impl;
 	const char *family;
+	pthread_mutex_t lock;	/* guards obj while a run's threads start */
 	void *obj;
+	bool failed;		/* setup() returned NULL */
 	unsigned threads;
 	struct topo *topo;
 	int *plan;
@@ -42,10 +51,19 @@ static void mb_body(struct gb_state *st, void *arg)
 	struct mb *b = arg;
 	unsigned idx = gb_thread_index(st);
 	cpu_set_t saved;
-	bool restore = idx == 0 && !sched_getaffinity(0, sizeof(saved), &saved);
+	bool restore;
+	void *obj;
 
+	pthread_mutex_lock(&b->lock);
+	if (!b->obj && !b->failed && !(b->obj = b->mc->setup(b->impl)))
+		b->failed = true;
+	obj = b->obj;
+	pthread_mutex_unlock(&b->lock);
+	if (!obj)
+		return;		/* the shim reports a body that never ran */
+	restore = idx == 0 && !sched_getaffinity(0, sizeof(saved), &saved);
 	topo_bind_self(b->topo, b->plan[idx % b->threads]);
-	b->mc->body(st, b->obj, b->impl);
+	b->mc->body(st, obj, b->impl);
 	if (restore)
 		sched_setaffinity(0, sizeof(saved), &saved);
 }
@@ -69,7 +87,7 @@ struct sink {
 	int err;
 };
 
-static const struct mb *find_mb(const struct sink *s, const char *family)
+static struct mb *find_mb(const struct sink *s, const char *family)
 {
 	for (size_t i = 0; i < s->nmb; i++)
 		if (!strcmp(s->mbs[i].name, family))
@@ -77,16 +95,28 @@ static const struct mb *find_mb(const struct sink *s, const char *family)
 	return NULL;
 }
 
+/* A run was reported: its threads are done; destroy its object. */
+static void mb_release(struct mb *b)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->obj)
+		b->mc->teardown(b->obj, b->impl);
+	b->obj = NULL;
+	pthread_mutex_unlock(&b->lock);
+}
+
 static void on_result(void *arg, const struct gb_result *r)
 {
 	struct sink *s = arg;
-	const struct mb *b;
+	struct mb *b;
 	const char *row[14];
 	char c[6][48];
 
 	if (r->aggregate)
 		return;
 	b = find_mb(s, r->family);
+	if (b)
+		mb_release(b);
 	snprintf(c[0], 48, "%u", r->threads);
 	snprintf(c[1], 48, "%u", r->repetition_index + 1);
 	snprintf(c[2], 48, "%.0f", r->iterations);
@@ -201,8 +231,10 @@ int micro_run(const struct micro_opts *o, const char *dir, const char *run_id,
 					b->threads = t;
 					b->topo = topo;
 					b->plan = calloc(t, sizeof(int));
-					b->obj = mc->setup(i);
-					if (!b->plan || !b->obj) {
+					b->obj = NULL;
+					b->failed = false;
+					pthread_mutex_init(&b->lock, NULL);
+					if (!b->plan) {
 						rc = ENOMEM;
 						goto out;
 					}
@@ -238,8 +270,8 @@ int micro_run(const struct micro_opts *o, const char *dir, const char *run_id,
 		fprintf(log, "contend: micro: %s\n", strerror(rc));
 out:
 	for (size_t k = 0; k < s.nmb; k++) {
-		if (s.mbs[k].obj)
-			s.mbs[k].mc->teardown(s.mbs[k].obj, s.mbs[k].impl);
+		mb_release(&s.mbs[k]);
+		pthread_mutex_destroy(&s.mbs[k].lock);
 		free(s.mbs[k].plan);
 	}
 	free(s.mbs);

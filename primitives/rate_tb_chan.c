@@ -160,7 +160,12 @@ static void *tbc_ticker(void *arg)
 		m = (RATE_TBC_MIN_PERIOD_PS + t - 1) / t;
 		next = tick_due(base, (done / m + 1) * m, t);
 		pthread_mutex_unlock(&b->lock);
-		rate_sleep_until(&b->gen, g, next);
+		/*
+		 * A plain timed sleep, not rate_sleep_until's final spin: the
+		 * ticker batches anyway, and a spinning ticker would hold a
+		 * core whenever its batch period is under RATE_SPIN_NS.
+		 */
+		futex_wait(&b->gen, g, next ? next : 1);
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
