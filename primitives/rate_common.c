@@ -141,3 +141,97 @@ int rate_wait_reserved(struct rate *r, unsigned n, const struct ctx *cctx,
 		ops->cancel(r, &res);
 	return rc;
 }
+
+int rate_reconfigure(struct rate_word *a, bool set_rate, double rate,
+		     unsigned burst,
+		     void (*republish)(struct rate_word *a, struct rate_cfg *old,
+				       struct rate_cfg *next))
+{
+	struct rate_cfg *old, *next;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->set_lock);
+	old = atomic_load(&a->cfg);
+	if (!set_rate)
+		rate = old->rate;
+	else
+		burst = old->b;
+	if (!rate_valid(rate, burst))
+		rc = EINVAL;
+	else if (!(next = rate_cfg_new(rate, burst, old)))
+		rc = ENOMEM;
+	else
+		republish(a, old, next);
+	pthread_mutex_unlock(&a->set_lock);
+	return rc;
+}
+
+void rate_cancel_word(pthread_mutex_t *lock, struct rate_cfg *_Atomic *cfg,
+		      _Atomic int64_t *word, struct rate_reservation *res,
+		      uint64_t now)
+{
+	struct rate_cfg *c;
+
+	if (!res->n)
+		return;
+	pthread_mutex_lock(lock);
+	c = atomic_load(cfg);
+	if ((uintptr_t)c == res->priv[1] && c->T && now < res->at) {
+		int64_t w = (int64_t)res->priv[0];
+
+		atomic_compare_exchange_strong(word, &w,
+			(int64_t)(w - (rate_i128)res->n * c->T));
+	}
+	pthread_mutex_unlock(lock);
+	res->n = 0;
+}
+
+int rate_word_create(struct rate_word **out, double rate, unsigned burst,
+		     const struct rate_clock *clk)
+{
+	struct rate_word *a;
+	struct rate_cfg *c;
+
+	if (!rate_valid(rate, burst))
+		return EINVAL;
+	a = aligned_alloc(CACHELINE, sizeof(*a));
+	c = rate_cfg_new(rate, burst, NULL);
+	if (!a || !c) {
+		free(a);
+		free(c);
+		return ENOMEM;
+	}
+	a->clk = clk ? *clk : rate_clock_mono;
+	a->mono = rate_clock_is_mono(&a->clk);
+	a->epoch = a->clk.now(a->clk.arg);
+	a->busted = false;
+	pthread_mutex_init(&a->set_lock, NULL);
+	atomic_init(&a->cfg, c);
+	atomic_init(&a->v, 0);
+	*out = a;
+	return 0;
+}
+
+void rate_word_destroy(struct rate_word *a)
+{
+	rate_cfg_free_all(atomic_load(&a->cfg));
+	pthread_mutex_destroy(&a->set_lock);
+	free(a);
+}
+
+void rate_word_cancel(struct rate *r, struct rate_reservation *res)
+{
+	struct rate_word *a = (struct rate_word *)r;
+
+	rate_cancel_word(&a->set_lock, &a->cfg, &a->v, res, rate_word_now(a));
+}
+
+int rate_word_wait(struct rate *r, unsigned n, const struct ctx *ctx,
+		   const struct rate_ops *ops)
+{
+	struct rate_word *a = (struct rate_word *)r;
+
+	if (n == 0 || n > rate_word_cfg(a)->b)
+		return EINVAL;
+	return rate_wait_reserved(r, n, ctx, ops, &a->clk);
+}

@@ -22,7 +22,7 @@
  * events may happen at Z' (credit(Z') = n * T before they were taken).
  *
  * Rate and burst: an immutable struct rate_cfg read by pointer.
- * set_rate/set_burst (serialised by a mutex) swap the word to LOCKED,
+ * set_rate/set_burst (serialised by a mutex) swap the word to RATE_WORD_LOCKED,
  * publish the new configuration, then store Z in the new coordinates
  * (set_rate: credit(now) rescaled by T_new / T_old, rounded down;
  * set_burst: credit(now) capped at the smaller burst).  A caller loads the
@@ -31,7 +31,7 @@
  * (the word can come back to a value it held before), so the caller
  * counts the credit it took as burnt and starts again.  That can only ever
  * make the limiter stricter.  Old configurations are freed at destroy.
- * A caller that finds LOCKED spins for the few instructions set_rate holds
+ * A caller that finds RATE_WORD_LOCKED spins for the few instructions set_rate holds
  * it: that window is the one place the fast path is not lock-free.
  *
  * cancel() takes the configuration mutex (so no set_rate runs under it),
@@ -52,80 +52,41 @@
 #include "rate.h"
 #include "rate_impl.h"
 
-#define LOCKED INT64_MIN
+#define BUSTED_PAUSES 64
 
-struct tb_atomic {
-	_Atomic int64_t z cacheline_aligned;
-	struct rate_cfg *_Atomic cfg cacheline_aligned;
-	uint64_t epoch;
-	struct rate_clock clk;
-	bool mono;
-	pthread_mutex_t set_lock;
-};
-
-#define to_ta(r) ((struct tb_atomic *)(r))
-
-static inline int64_t clamp64(rate_i128 v)
-{
-	return v <= LOCKED ? LOCKED + 1 : v > INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-static inline uint64_t ta_now(const struct tb_atomic *a)
-{
-	return a->mono ? mono_ns() : a->clk.now(a->clk.arg);
-}
-
-static inline struct rate_cfg *cfg_of(struct tb_atomic *a)
-{
-	return atomic_load_explicit(&a->cfg, memory_order_acquire);
-}
+#define to_ta(r) ((struct rate_word *)(r))
 
 static int ta_create(struct rate **out, double rate, unsigned burst,
 		     const struct rate_clock *clk)
 {
-	struct tb_atomic *a;
-	struct rate_cfg *c;
+	struct rate_word *a;
+	int rc = rate_word_create(&a, rate, burst, clk);
 
-	if (!rate_valid(rate, burst))
-		return EINVAL;
-	a = aligned_alloc(CACHELINE, sizeof(*a));
-	c = rate_cfg_new(rate, burst, NULL);
-	if (!a || !c) {
-		free(a);
-		free(c);
-		return ENOMEM;
-	}
-	a->clk = clk ? *clk : rate_clock_mono;
-	a->mono = rate_clock_is_mono(&a->clk);
-	a->epoch = a->clk.now(a->clk.arg);
-	pthread_mutex_init(&a->set_lock, NULL);
-	atomic_init(&a->cfg, c);
-	atomic_init(&a->z, clamp64(-c->bT));	/* full */
+	if (rc)
+		return rc;
+	atomic_init(&a->v, rate_clamp64(-rate_word_cfg(a)->bT));	/* full */
 	*out = (struct rate *)a;
 	return 0;
 }
 
 static void ta_destroy(struct rate *r)
 {
-	struct tb_atomic *a = to_ta(r);
-
-	rate_cfg_free_all(atomic_load(&a->cfg));
-	pthread_mutex_destroy(&a->set_lock);
-	free(a);
+	rate_word_destroy(to_ta(r));
 }
 
 /*
  * Take n at t: 0 (with *cp the configuration and *zp the Z it left), EAGAIN
  * or EINVAL.  `debt` (reserve) takes whatever the credit.
  */
-static int take(struct tb_atomic *a, unsigned n, uint64_t t, bool debt,
-		struct rate_cfg **cp, int64_t *zp)
+static inline int take_(struct rate_word *a, unsigned n, uint64_t t,
+			bool debt, struct rate_cfg **cp, int64_t *zp,
+			const bool busted)
 {
-	int64_t tp = clamp64(rate_ps_since(a->epoch, t));
+	int64_t tp = rate_clamp64(rate_ps_since(a->epoch, t));
 
 	for (;;) {
-		struct rate_cfg *c = cfg_of(a);
-		int64_t z = atomic_load_explicit(&a->z, memory_order_relaxed);
+		struct rate_cfg *c = rate_word_cfg(a);
+		int64_t z = atomic_load_explicit(&a->v, memory_order_relaxed);
 		rate_i128 need, next;
 
 		if (n == 0 || n > c->b)
@@ -135,9 +96,9 @@ static int take(struct tb_atomic *a, unsigned n, uint64_t t, bool debt,
 			return 0;
 		need = (rate_i128)n * c->T;
 		for (;;) {
-			if (z == LOCKED) {
+			if (z == RATE_WORD_LOCKED) {
 				cpu_relax();
-				z = atomic_load_explicit(&a->z, memory_order_relaxed);
+				z = atomic_load_explicit(&a->v, memory_order_relaxed);
 				continue;
 			}
 			if (!debt && (rate_i128)tp - z < need)
@@ -146,83 +107,72 @@ static int take(struct tb_atomic *a, unsigned n, uint64_t t, bool debt,
 			next = (next > z ? next : z) + need;
 			if (next > INT64_MAX)
 				return debt ? EINVAL : EAGAIN;
-			if (atomic_compare_exchange_weak(&a->z, &z, (int64_t)next))
+			if (busted) {
+				/* rate/busted: decide, pause, then store over
+				 * whatever others wrote meanwhile. */
+				for (int i = 0; i < BUSTED_PAUSES; i++)
+					cpu_relax();
+				atomic_store_explicit(&a->v, (int64_t)next,
+						      memory_order_relaxed);
+				break;
+			}
+			if (atomic_compare_exchange_weak(&a->v, &z, (int64_t)next))
 				break;
 		}
 		/* Same configuration: the CAS was on its state.  Otherwise
 		 * what it took is burnt (stricter) and we start again. */
-		if (cfg_of(a) == c) {
+		if (rate_word_cfg(a) == c) {
 			*zp = (int64_t)next;
 			return 0;
 		}
 	}
 }
 
+static int take(struct rate_word *a, unsigned n, uint64_t t, bool debt,
+		struct rate_cfg **cp, int64_t *zp)
+{
+	return a->busted ? take_(a, n, t, debt, cp, zp, true) :
+			   take_(a, n, t, debt, cp, zp, false);
+}
+
 static int ta_allow(struct rate *r, unsigned n)
 {
-	struct tb_atomic *a = to_ta(r);
+	struct rate_word *a = to_ta(r);
 	struct rate_cfg *c;
 	int64_t z;
 
-	return take(a, n, ta_now(a), false, &c, &z);
+	return take(a, n, rate_word_now(a), false, &c, &z);
 }
 
 static int ta_reserve(struct rate *r, unsigned n, struct rate_reservation *res)
 {
-	struct tb_atomic *a = to_ta(r);
-	uint64_t t = ta_now(a);
+	struct rate_word *a = to_ta(r);
+	uint64_t t = rate_word_now(a);
 	struct rate_cfg *c;
 	int64_t z = 0;
 	int rc = take(a, n, t, true, &c, &z);
 
 	if (rc)
 		return rc;
-	*res = (struct rate_reservation){ .at = t, .made = t, .n = n };
-	if (c->T && z > rate_ps_since(a->epoch, t))
-		res->at = rate_ns_at(a->epoch, z);
-	res->priv[0] = (uint64_t)z;
-	res->priv[1] = (uintptr_t)c;
+	rate_reserved(res, t, n, c, a->epoch, z, z);
 	return 0;
-}
-
-static void ta_cancel(struct rate *r, struct rate_reservation *res)
-{
-	struct tb_atomic *a = to_ta(r);
-	struct rate_cfg *c;
-
-	if (!res->n)
-		return;
-	pthread_mutex_lock(&a->set_lock);
-	c = cfg_of(a);
-	if ((uintptr_t)c == res->priv[1] && c->T && ta_now(a) < res->at) {
-		int64_t z = (int64_t)res->priv[0];
-
-		atomic_compare_exchange_strong(&a->z, &z,
-			(int64_t)(z - (rate_i128)res->n * c->T));
-	}
-	pthread_mutex_unlock(&a->set_lock);
-	res->n = 0;
 }
 
 static int ta_wait(struct rate *r, unsigned n, const struct ctx *ctx)
 {
-	struct tb_atomic *a = to_ta(r);
-
-	if (n == 0 || n > cfg_of(a)->b)
-		return EINVAL;
-	return rate_wait_reserved(r, n, ctx, &rate_tb_atomic_ops, &a->clk);
+	return rate_word_wait(r, n, ctx, &rate_tb_atomic_ops);
 }
 
 /*
  * Publish configuration `next` with Z rewritten for it (credit(now) kept,
  * rescaled to the new T, capped at the smaller burst): under set_lock, the
- * word LOCKED from the exchange to the final store.
+ * word RATE_WORD_LOCKED from the exchange to the final store.
  */
-static void republish(struct tb_atomic *a, struct rate_cfg *old,
+static void republish(struct rate_word *a, struct rate_cfg *old,
 		      struct rate_cfg *next)
 {
-	int64_t z = atomic_exchange(&a->z, LOCKED);
-	int64_t tp = clamp64(rate_ps_since(a->epoch, ta_now(a)));
+	int64_t z = atomic_exchange(&a->v, RATE_WORD_LOCKED);
+	int64_t tp = rate_clamp64(rate_ps_since(a->epoch, rate_word_now(a)));
 	rate_i128 credit, zn;
 
 	if (!old->T) {
@@ -240,49 +190,17 @@ static void republish(struct tb_atomic *a, struct rate_cfg *old,
 		zn = (rate_i128)tp - credit;
 	}
 	atomic_store_explicit(&a->cfg, next, memory_order_release);
-	atomic_store_explicit(&a->z, clamp64(zn), memory_order_release);
+	atomic_store_explicit(&a->v, rate_clamp64(zn), memory_order_release);
 }
 
 static int ta_set_rate(struct rate *r, double rate)
 {
-	struct tb_atomic *a = to_ta(r);
-	struct rate_cfg *old, *next;
-
-	pthread_mutex_lock(&a->set_lock);
-	old = atomic_load(&a->cfg);
-	if (!rate_valid(rate, old->b)) {
-		pthread_mutex_unlock(&a->set_lock);
-		return EINVAL;
-	}
-	next = rate_cfg_new(rate, old->b, old);
-	if (!next) {
-		pthread_mutex_unlock(&a->set_lock);
-		return ENOMEM;
-	}
-	republish(a, old, next);
-	pthread_mutex_unlock(&a->set_lock);
-	return 0;
+	return rate_reconfigure(to_ta(r), true, rate, 0, republish);
 }
 
 static int ta_set_burst(struct rate *r, unsigned burst)
 {
-	struct tb_atomic *a = to_ta(r);
-	struct rate_cfg *old, *next;
-
-	pthread_mutex_lock(&a->set_lock);
-	old = atomic_load(&a->cfg);
-	if (!rate_valid(old->rate, burst)) {
-		pthread_mutex_unlock(&a->set_lock);
-		return EINVAL;
-	}
-	next = rate_cfg_new(old->rate, burst, old);
-	if (!next) {
-		pthread_mutex_unlock(&a->set_lock);
-		return ENOMEM;
-	}
-	republish(a, old, next);
-	pthread_mutex_unlock(&a->set_lock);
-	return 0;
+	return rate_reconfigure(to_ta(r), false, 0, burst, republish);
 }
 
 const struct rate_ops rate_tb_atomic_ops = {
@@ -294,7 +212,46 @@ const struct rate_ops rate_tb_atomic_ops = {
 	.destroy = ta_destroy,
 	.allow = ta_allow,
 	.reserve = ta_reserve,
-	.cancel = ta_cancel,
+	.cancel = rate_word_cancel,
+	.wait = ta_wait,
+	.set_rate = ta_set_rate,
+	.set_burst = ta_set_burst,
+};
+
+/*
+ * rate/busted: the negative control that proves a rate checker catches
+ * over-admission (IMPL_TEST_ONLY: never in `all`, never benchmarked).  It
+ * is tb-atomic with the classic check-then-act bug: it loads Z, decides,
+ * pauses (a stand-in for a preemption, which widens the window so the
+ * checker catches it on every run) and then STORES Z' instead of
+ * compare-and-swapping from the Z it decided on.  Two callers that both saw
+ * the credit both get in, and one update is lost.  Alone, nothing comes
+ * between the load and the store, so every single-threaded vector passes;
+ * everything is atomic, so ThreadSanitizer stays quiet: the bug is in the
+ * protocol.  take() picks the variant once per call, so tb-atomic's own
+ * code path has no trace of it.
+ */
+static int bu_create(struct rate **out, double rate, unsigned burst,
+		     const struct rate_clock *clk)
+{
+	int rc = ta_create(out, rate, burst, clk);
+
+	if (!rc)
+		to_ta(*out)->busted = true;
+	return rc;
+}
+
+const struct rate_ops rate_busted_ops = {
+	.info = {
+		.name = "busted",
+		.desc = "tb-atomic with a plain store for the CAS: over-admits (negative control)",
+		.flags = IMPL_TEST_ONLY,
+	},
+	.create = bu_create,
+	.destroy = ta_destroy,
+	.allow = ta_allow,
+	.reserve = ta_reserve,
+	.cancel = rate_word_cancel,
 	.wait = ta_wait,
 	.set_rate = ta_set_rate,
 	.set_burst = ta_set_burst,
