@@ -58,7 +58,7 @@ struct param_spec {
  * swept parameter).  `col` is a CSV column; a name ending in '_' takes
  * every column with that prefix onto one chart (share_: one line each).
  */
-enum sweep_scale { SWEEP_LOG, SWEEP_LINEAR, SWEEP_SHARE };
+enum sweep_scale { SWEEP_LOG, SWEEP_LINEAR, SWEEP_SHARE, SWEEP_RATIO };
 
 struct sweep_metric {
 	const char *col;

@@ -118,11 +118,11 @@ static const char *const acc_extras[] = {
 
 static const struct sweep_metric acc_sweep[] = {
 	{ "admitted_over_bound", "admitted-bound",
-	  "admitted / (burst + rate x T) since creation (<= 1)", SWEEP_LINEAR },
+	  "admitted / (burst + rate x T) since creation (<= 1)", SWEEP_RATIO },
 	{ "window_over_bound", "window-bound",
-	  "max in any window w / (burst + rate x w) (<= 1)", SWEEP_LINEAR },
+	  "max in any window w / (burst + rate x w) (<= 1)", SWEEP_RATIO },
 	{ "achieved_over_target", "achieved",
-	  "admitted/s while measuring / rate", SWEEP_LINEAR },
+	  "admitted/s while measuring / rate", SWEEP_RATIO },
 	{ "lat_p99_ns", "p99",
 	  "wait: lateness p99; allow: call p99 (ns, log scale)", SWEEP_LOG },
 	{ 0 },
