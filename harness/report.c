@@ -469,6 +469,14 @@ static void chart_threads(struct rep *rp, const struct wl *w, unsigned ci,
 }
 
 /* p50 and p99 against thread count (wake latency against waiters). */
+/* The gnuplot variable naming what a workload's histogram holds. */
+static const char *lat_what(const struct wl *w, char *buf, size_t len)
+{
+	snprintf(buf, len, "what='%s'",
+		 w->desc && w->desc->lat_what ? w->desc->lat_what : "latency");
+	return buf;
+}
+
 static void chart_latency_threads(struct rep *rp, const struct wl *w,
 				  unsigned ci, const char *config,
 				  const unsigned *threads, unsigned nt,
@@ -514,6 +522,7 @@ static void chart_latency(struct rep *rp, const struct wl *w, unsigned ci,
 			  const char *config, unsigned threads,
 			  const char *title)
 {
+	char what[96];
 	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[64], t2[1100];
 	size_t *rows;
 	unsigned nseries = 0;
@@ -542,7 +551,7 @@ static void chart_latency(struct rep *rp, const struct wl *w, unsigned ci,
 	free(rows);
 	snprintf(t2, sizeof(t2), "%s, %u threads", title, threads);
 	snprintf(kind, sizeof(kind), "latency, %u threads", threads);
-	draw(rp, "latency", dat, base, rel, t2, nseries, NULL, kind);
+	draw(rp, "latency", dat, base, rel, t2, nseries, lat_what(w, what, sizeof(what)), kind);
 }
 
 /* Merge the .hcnt histograms of rows into h; false if none readable. */
@@ -583,6 +592,7 @@ static void chart_percentiles(struct rep *rp, const struct wl *w, unsigned ci,
 			      const char *config, unsigned threads,
 			      const char *title)
 {
+	char what[96];
 	char rel[256], dat[PATH_MAX], base[PATH_MAX], kind[64], t2[1100];
 	size_t *rows;
 	struct hist *h = malloc(sizeof(*h));
@@ -622,7 +632,7 @@ static void chart_percentiles(struct rep *rp, const struct wl *w, unsigned ci,
 	free(h);
 	snprintf(t2, sizeof(t2), "%s, %u threads, all repetitions merged", title, threads);
 	snprintf(kind, sizeof(kind), "latency by percentile, %u threads", threads);
-	draw(rp, "percentile", dat, base, rel, t2, nseries, NULL, kind);
+	draw(rp, "percentile", dat, base, rel, t2, nseries, lat_what(w, what, sizeof(what)), kind);
 }
 
 static const char *family_baseline(const char *family)

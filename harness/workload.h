@@ -121,6 +121,9 @@ struct workload {
 	bool handoff;		/* reports hand-off rate */
 	bool sampled;		/* latency is sampled (closed loop); open
 				 * loops time every operation themselves */
+	/* What the latency histogram holds, for chart labels; NULL:
+	 * "latency" (rate/shaping: "inter-departure time"). */
+	const char *lat_what;
 	/* NULL if impl can run with these parameters, else why not. */
 	const char *(*check)(const struct impl_info *impl, const double *param);
 	/* Optional: NULL if nthreads threads fit these parameters (a workload

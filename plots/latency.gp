@@ -5,7 +5,8 @@
 # percentiles); whiskers span min to max.
 load plotdir.'/common.gp'
 set xlabel 'percentile'
-set ylabel 'latency (ns, log scale)'
+if (!exists('what')) { what = 'latency' }
+set ylabel what.' (ns, log scale)'
 set logscale y 10
 set format y '%.0s%c'
 set xrange [0.5:*]

@@ -4,7 +4,8 @@
 # over every repetition.  Columns: 1/(1-p), latency (ns), percentile.
 load plotdir.'/common.gp'
 set xlabel 'percentile'
-set ylabel 'latency (ns, log scale)'
+if (!exists('what')) { what = 'latency' }
+set ylabel what.' (ns, log scale)'
 set logscale x 10
 set logscale y 10
 set format y '%.0s%c'

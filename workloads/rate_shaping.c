@@ -216,6 +216,7 @@ const struct workload rate_shaping_workload = {
 	.name = "rate/shaping",
 	.family = "rate",
 	.desc = "bursts of burst_in arrivals every period_ns through reserve(1) (or wait): inter-departure times, policing vs shaping",
+	.lat_what = "inter-departure time",
 	.params = shape_params,
 	.extras = shape_extras,
 	.check = shape_check,
