@@ -990,10 +990,10 @@ static int cmd_bench(int argc, char **argv)
 	}
 	runner_install_sigint();
 	/*
-	 * Micro-benchmarks first, in a process nothing has run in yet: run
-	 * after the workloads, their medians came out about twice their
-	 * minimums in two full runs, against tight ones standalone (cause
-	 * not found; see README, "Trusting a number").
+	 * Micro-benchmarks first, in a process no workload has left threads,
+	 * memory or timers in.  (This did not explain the wide micro
+	 * medians of some full runs: the machine itself was slow then; see
+	 * README, "Trusting a number".)
 	 */
 	{
 		struct micro_opts mo = {
