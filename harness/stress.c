@@ -278,3 +278,15 @@ int stress_slot_join(struct stress_thread *t, _Atomic uint32_t *first,
 	}
 	return -1;
 }
+
+void stress_slots_released(struct stress *st, _Atomic uint32_t *first,
+			   size_t stride, unsigned nslots)
+{
+	for (unsigned i = 0; i < nslots; i++) {
+		uint32_t s = atomic_load(slot_state(first, stride, i));
+
+		if (s)
+			stress_violation(st, "slot %u still held after every thread left (state %#x)",
+					 i, s);
+	}
+}

@@ -102,6 +102,9 @@ int stress_slot_own(struct stress_thread *t, _Atomic uint32_t *first,
 /* Join an open round as one more user: the slot's index, or -1. */
 int stress_slot_join(struct stress_thread *t, _Atomic uint32_t *first,
 		     size_t stride, unsigned nslots);
+/* After every thread left: a slot still held is a violation. */
+void stress_slots_released(struct stress *st, _Atomic uint32_t *first,
+			   size_t stride, unsigned nslots);
 
 static inline void stress_begin(struct stress_thread *t, const char *op,
 				unsigned arg)

@@ -829,13 +829,7 @@ static void stress_finish(struct stress *st)
 {
 	struct ctx_stress *cs = st->state;
 
-	for (unsigned i = 0; i < NSLOTS; i++) {
-		uint32_t s = atomic_load(&cs->slots[i].state);
-
-		if (s)
-			stress_violation(st, "slot %u still held after every thread left (state %#x)",
-					 i, s);
-	}
+	stress_slots_released(st, &cs->slots[0].state, sizeof(struct slot), NSLOTS);
 }
 
 static void stress_describe(struct stress *st, char *buf, size_t len)
