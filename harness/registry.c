@@ -4,6 +4,7 @@
 
 #include "chan.h"
 #include "ctx.h"
+#include "drain.h"
 #include "rate.h"
 #include "registry.h"
 #include "sema.h"
@@ -96,11 +97,23 @@ static const struct family rate_family = {
 	.micro = &rate_micro,
 };
 
+static const struct impl_info *const drain_impls[] = {
+	&drain_mutex_ops.info,
+	NULL,
+};
+
+static const struct family drain_family = {
+	.name = "drain",
+	.desc = "in-flight tracker for graceful shutdown: enter, leave, close and wait (Go: Server.Shutdown, WaitGroup)",
+	.impls = drain_impls,
+};
+
 const struct family *const families[] = {
 	&sema_family,
 	&ctx_family,
 	&chan_family,
 	&rate_family,
+	&drain_family,
 	NULL,
 };
 
