@@ -4,6 +4,7 @@
 #   make test         (alias: check) every TAP test and the short stress suite,
 #                     then all of it again under ThreadSanitizer (build-thread/)
 #   make bench        build, run the default suite, draw the charts
+#                     (SUITE=long|smoke another suite, OUT=DIR the run folder)
 #   make bench-long   the publication-grade suite (opt-in, much longer)
 #   make report       (re)write results/latest/report.md and its charts
 #   make asan         tests under AddressSanitizer + UBSan (build-address-undefined/)
@@ -144,7 +145,7 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/.flags | $(BUILD)/build_info.h
 # Run every TAP program and script of one build folder under prove.
 test-run: $(CONTEND) $(TEST_BIN)
 	@echo "== tests ($(BUILD)$(if $(SANITIZE), SANITIZE=$(SANITIZE)))"
-	$(Q)CONTEND=$(CURDIR)/$(CONTEND) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	$(Q)CONTEND=$(CURDIR)/$(CONTEND) SANITIZE=$(SANITIZE) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		prove --timer -f $(TEST_BIN) $(TEST_SH)
 
 test check: deps
@@ -157,8 +158,11 @@ tsan: deps
 asan: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-run
 
+# SUITE=default|long|smoke picks the suite; OUT=DIR writes the run folder
+# there instead of results/<run-id> (and leaves results/latest alone).
+SUITE ?= default
 bench: all
-	$(Q)$(CONTEND) bench --suite default
+	$(Q)$(CONTEND) bench --suite $(SUITE) $(if $(OUT),--out $(OUT))
 
 bench-long: all
 	$(Q)$(CONTEND) bench --suite long

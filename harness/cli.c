@@ -822,9 +822,11 @@ static int cmd_micro(int argc, char **argv)
 /*
  * The suites.  `default` fits in under 10 minutes on 2 cores; `long` is
  * the publication-grade sweep (more repetitions for significance tests,
- * longer trials, more thread counts).  Each line is a `contend run`.
+ * longer trials, more thread counts); `smoke` checks in well under a
+ * minute that every stage runs (the test suite interrupts it).  Each line
+ * is a `contend run`.
  */
-static const char *const suite_default[][20] = {
+static const char *const lines_default[][20] = {
 	{ "sema/closed", "--threads", "1,2,4", "--reps", "6", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
@@ -879,7 +881,7 @@ static const char *const suite_default[][20] = {
 	{ NULL },
 };
 
-static const char *const suite_long[][20] = {
+static const char *const lines_long[][20] = {
 	{ "sema/closed", "--threads", "1,2,4,8,max", "--placement", "compact,scatter",
 	  "--param", "hold_ns=0,100,1000", "--param", "think_ns=0,1000",
 	  "--duration", "2s", "--reps", "11", NULL },
@@ -922,6 +924,28 @@ static const char *const suite_long[][20] = {
 	{ NULL },
 };
 
+static const char *const lines_smoke[][20] = {
+	{ "sema/closed", "--threads", "1,2", "--reps", "3", "--duration", "100ms",
+	  "--warmup", "50ms", NULL },
+	{ "chan/pipeline", "--threads", "2", "--reps", "3", "--duration", "100ms",
+	  "--warmup", "50ms", NULL },
+	{ NULL },
+};
+
+struct suite {
+	const char *name;
+	const char *const (*lines)[20];
+	const char *micro_filter;	/* NULL: every micro-benchmark */
+	unsigned micro_reps;
+	double micro_min_time_s;
+};
+
+static const struct suite suites[] = {
+	{ "default", lines_default, NULL, 9, 0.05 },
+	{ "long", lines_long, NULL, 9, 0.5 },
+	{ "smoke", lines_smoke, "^sema/futex/acquire_release/real_time$", 3, 0.01 },
+};
+
 static int cmd_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -931,7 +955,7 @@ static int cmd_bench(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *const (*suite)[20] = suite_default;
+	const struct suite *suite = &suites[0];
 	const char *outdir = NULL;
 	struct run_args ra[32];
 	struct topo *machine = load_machine();
@@ -944,20 +968,22 @@ static int cmd_bench(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (!strcmp(optarg, "default"))
-				suite = suite_default;
-			else if (!strcmp(optarg, "long"))
-				suite = suite_long;
-			else
-				usage_error("unknown suite '%s' (valid: default long)", optarg);
+			suite = NULL;
+			for (size_t i = 0; i < ARRAY_SIZE(suites); i++)
+				if (!strcmp(optarg, suites[i].name))
+					suite = &suites[i];
+			if (!suite)
+				usage_error("unknown suite '%s' (valid: default long smoke)",
+					    optarg);
 			break;
 		case 'o': outdir = optarg; break;
 		case 'n': plot = false; break;
 		case 'h':
-			puts("usage: contend bench [--suite default|long] [--out DIR] [--no-plot]\n\n"
+			puts("usage: contend bench [--suite default|long|smoke] [--out DIR] [--no-plot]\n\n"
 			     "Runs a suite of workloads into one run folder and draws its charts.\n"
 			     "default: every family's workloads, under 10 minutes on 2 cores.\n"
-			     "long: 11 repetitions, longer trials and wider sweeps, for publication.");
+			     "long: 11 repetitions, longer trials and wider sweeps, for publication.\n"
+			     "smoke: one micro-benchmark and two short workloads: does it all run?");
 			return 0;
 		default:
 			exit(EXIT_USAGE);
@@ -966,26 +992,29 @@ static int cmd_bench(int argc, char **argv)
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	/* Parse every line first: a bad suite fails before anything runs. */
-	for (; suite[n][0]; n++) {
+	for (; suite->lines[n][0]; n++) {
 		char *av[20] = { "run" };
 
 		if (n == ARRAY_SIZE(ra))
 			usage_error("the suite has more than %zu lines", ARRAY_SIZE(ra));
 		int ac = 1;
 
-		for (; suite[n][ac - 1]; ac++)
-			av[ac] = (char *)suite[n][ac - 1];
+		for (; suite->lines[n][ac - 1]; ac++)
+			av[ac] = (char *)suite->lines[n][ac - 1];
 		parse_run(ac, av, &ra[n], machine);
 	}
+	if (suite->micro_filter && micro_filter_check(suite->micro_filter))
+		usage_error("suite %s: its micro filter '%s' matches no benchmark",
+			    suite->name, suite->micro_filter);
 	clock_init();
 	if (output_open(&out, outdir, results_root, argc + 1, argv - 1, err, sizeof(err)))
 		usage_error("%s", err);
 	for (unsigned k = 0; k < n; k++) {
 		char line[1024] = "contend run";
 
-		for (unsigned a = 0; suite[k][a]; a++)
+		for (unsigned a = 0; suite->lines[k][a]; a++)
 			snprintf(line + strlen(line), sizeof(line) - strlen(line),
-				 " %s", suite[k][a]);
+				 " %s", suite->lines[k][a]);
 		output_note(out, "suite", line);
 	}
 	runner_install_sigint();
@@ -997,8 +1026,9 @@ static int cmd_bench(int argc, char **argv)
 	 */
 	{
 		struct micro_opts mo = {
-			.reps = 9,
-			.min_time_s = suite == suite_long ? 0.5 : 0.05,
+			.filter = suite->micro_filter,
+			.reps = suite->micro_reps,
+			.min_time_s = suite->micro_min_time_s,
 			.max_threads = topo_npus(machine),
 			.quiet = true,
 		};

@@ -161,11 +161,20 @@ int micro_filter_check(const char *filter)
 
 		if (!(*f)->micro)
 			continue;
+		/* Both the short name and Google Benchmark's full one, which a
+		 * filter ending in '$' must match: ".../real_time/threads:N". */
 		for_each_impl(*f, i, p)
 			for (const struct micro_case *mc = (*f)->micro->cases; mc->name; mc++)
-				for (int c = 0; c < 2; c++) {
+				for (int c = 0; c < 4; c++) {
+					unsigned nt = mc->threads ? mc->threads : 2;
+					bool multi = c & 1 || mc->threads;
+
 					snprintf(name, sizeof(name), "%s/%s/%s%s", (*f)->name,
-						 i->name, mc->name, c ? "/contended" : "");
+						 i->name, mc->name,
+						 c & 1 && !mc->threads ? "/contended" : "");
+					if (c & 2)
+						snprintf(name + strlen(name), sizeof(name) - strlen(name),
+							 multi ? "/real_time/threads:%u" : "/real_time", nt);
 					any |= !regexec(&re, name, 0, NULL, 0);
 				}
 	}

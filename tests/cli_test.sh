@@ -65,19 +65,6 @@ col() {
 		{ print $c }' "$1"
 }
 
-# no_tmp_files DIR: no file name under DIR contains ".tmp".
-no_tmp_files() {
-	[ -z "$(find "$1" -name '*.tmp*')" ]
-}
-
-# rows_complete CSV: a header and at least one row, and every row has as
-# many fields as the header.
-rows_complete() {
-	awk -F, 'NR == 1 { nf = NF; next }
-		NF != nf { bad = 1 }
-		END { exit !(NR >= 2 && !bad) }' "$1"
-}
-
 out=$tmp/out
 
 # ---------------------------------------------------------------- bad input

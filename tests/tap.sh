@@ -8,6 +8,8 @@
 #	pass DESC / fail DESC     one test point
 #	check DESC COMMAND...     a point passing when COMMAND succeeds
 #	note FILE                 FILE as "# " lines
+#	no_tmp_files DIR          no name under DIR contains ".tmp"
+#	rows_complete CSV         a header, a row, every row as wide as it
 #	tap_done                  the plan; exit status 1 if anything failed
 
 CONTEND=${CONTEND:-./build/contend}
@@ -58,6 +60,19 @@ check() {
 		fail "$desc"
 		return 1
 	fi
+}
+
+# no_tmp_files DIR: no file name under DIR contains ".tmp".
+no_tmp_files() {
+	[ -z "$(find "$1" -name '*.tmp*')" ]
+}
+
+# rows_complete CSV: a header and at least one row, and every row has as
+# many fields as the header.
+rows_complete() {
+	awk -F, 'NR == 1 { nf = NF; next }
+		NF != nf { bad = 1 }
+		END { exit !(NR >= 2 && !bad) }' "$1"
 }
 
 tap_done() {
