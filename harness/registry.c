@@ -16,7 +16,7 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_rpc_workload, ctx_tree_workload, chan_pipeline_workload,
 	backpressure_overload_workload, rate_accuracy_workload,
 	rate_contention_workload, rate_shaping_workload;
-extern const struct workload drain_hot_workload;
+extern const struct workload drain_hot_workload, drain_quiesce_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress,
 	rate_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro,
@@ -132,6 +132,7 @@ const struct workload *const workloads[] = {
 	&rate_contention_workload,
 	&rate_shaping_workload,
 	&drain_hot_workload,
+	&drain_quiesce_workload,
 	NULL,
 };
 
