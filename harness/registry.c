@@ -21,6 +21,7 @@ extern const struct stress_family sema_stress, ctx_stress, chan_stress,
 	rate_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro,
 	rate_micro;
+extern const struct micro_family drain_micro;
 
 static const struct impl_info *const sema_impls[] = {
 	&sema_mutex_ops.info,
@@ -107,6 +108,7 @@ static const struct family drain_family = {
 	.name = "drain",
 	.desc = "in-flight tracker for graceful shutdown: enter, leave, close and wait (Go: Server.Shutdown, WaitGroup)",
 	.impls = drain_impls,
+	.micro = &drain_micro,
 };
 
 const struct family *const families[] = {
