@@ -39,8 +39,8 @@ static const struct param_spec hot_params[] = {
 static const struct sweep_metric hot_sweep[] = {
 	{ "throughput_ops_s", "throughput",
 	  "enter+leave pairs/s (log scale)", SWEEP_LOG },
-	{ "lat_p50_ns", "p50", "enter+leave time, p50 (ns, log scale)", SWEEP_LOG },
-	{ "lat_p99_ns", "p99", "enter+leave time, p99 (ns, log scale)", SWEEP_LOG },
+	{ "lat_p50_ns", "p50", "enter+leave time p50 (ns, log scale)", SWEEP_LOG },
+	{ "lat_p99_ns", "p99", "enter+leave time p99 (ns, log scale)", SWEEP_LOG },
 	{ 0 },
 };
 
