@@ -7,10 +7,17 @@
  * thread 0 creates and publishes it, the holders enter `inflight` units
  * between them (spread as evenly as the count allows: holder h of H holds
  * inflight / H units, one more for the first inflight % H), and once every
- * unit is in, thread 0 calls close_and_wait(NULL).  The holders see a
- * flag thread 0 sets just before that call and release their units, unit
- * j of k at hold_ns * (j + 1) / k after the close began (hold_ns = 0: all
- * at once, as fast as leave() goes).  Rounds alternate between two kinds:
+ * unit is in, thread 0 calls close_and_wait.  The holders see a flag
+ * thread 0 sets just before that call and release their units, unit j of
+ * k at hold_ns * (j + 1) / k after the close began (hold_ns = 0: all at
+ * once, as fast as leave() goes).
+ *
+ * close_and_wait gets a plain deadline (a stack ctx, no hooks: the drain
+ * sleeps with a timeout, as a shutdown with a time limit does), a second
+ * past the round's longest legitimate length, so a lost wake-up ends the
+ * round as a violation instead of hanging the run.
+ *
+ * Rounds alternate between two kinds:
  *
  * Drain rounds time the shutdown: from just before close_and_wait's call
  * to just after its return, on thread 0 (drain_* columns).  That interval
@@ -44,8 +51,9 @@
  * may still be returning.
  *
  * Violations, counted: an enter refused on the open drain, a
- * close_and_wait(NULL) that returns with units in flight, and a waiter
- * that returned before the last leave() was called.
+ * close_and_wait that returns with units in flight or only at the
+ * backstop deadline (a lost wake-up), and a waiter that returned before
+ * the last leave() was called.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +65,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctx.h"
 #include "drain.h"
 #include "hist.h"
 #include "workload.h"
@@ -100,6 +109,7 @@ struct quiesce {
 	const struct drain_ops *ops;
 	unsigned inflight, holders;
 	uint64_t hold_ns, park_max_ns;
+	uint64_t backstop_ns;	/* close_and_wait's deadline, from its call */
 	int waiter_fd;		/* the waiter's /proc stat, holder 1's only */
 	struct hist *drain;	/* drain rounds' times, thread 0's only */
 	struct drain *d;	/* this round's, published by round */
@@ -137,6 +147,7 @@ static int quiesce_setup(struct trial *t)
 	q->holders = t->nthreads - 1;
 	q->hold_ns = (uint64_t)t->param[P_HOLD];
 	q->park_max_ns = (uint64_t)t->param[P_PARK_MAX];
+	q->backstop_ns = 1000000000u + q->hold_ns + q->park_max_ns;
 	q->waiter_fd = -1;
 	for (unsigned i = 1; i < t->nthreads; i++)
 		t->workers[i].aux = true;
@@ -162,6 +173,7 @@ static void closer(struct worker *w, struct quiesce *q)
 
 	atomic_store(&q->waiter_tid, (int)syscall(SYS_gettid));
 	while (worker_running(w)) {
+		struct ctx deadline = { 0 };
 		uint64_t t0, t1, last;
 		unsigned long left;
 		struct drain *d;
@@ -179,17 +191,20 @@ static void closer(struct worker *w, struct quiesce *q)
 		atomic_store(&q->round, round);		/* the round starts */
 		yield_until(&q->entered, q->inflight);
 
+		deadline.deadline_ns = mono_ns() + q->backstop_ns;
 		t0 = now_ns();
 		atomic_store(&q->t_close, t0);
 		atomic_store(&q->closing, round);
-		left = q->ops->close_and_wait(d, NULL);
+		left = q->ops->close_and_wait(d, &deadline);
 		t1 = now_ns();
 
 		/* Every holder is out of leave() before t_last is read and
 		 * the drain freed. */
 		yield_until(&q->done, q->holders);
 		last = atomic_load(&q->t_last);
-		if (left)
+		/* Units left, or drained yet returned only at the deadline:
+		 * the wake-up was lost. */
+		if (left || mono_ns() >= deadline.deadline_ns)
 			w->violations++;
 		if (wake_round(round) && last) {
 			if (t1 < last)
