@@ -43,6 +43,10 @@
  * the unparked_share column, and where it is above 0 the latency is
  * partly not a wake-up latency.
  *
+ * Holders wait for the next round, and for the close, by yielding the
+ * CPU: with more threads than PUs the waking waiter competes with them
+ * for one (the report marks such trials oversubscribed).
+ *
  * Throughput counts rounds (both kinds) per second, on thread 0; the
  * holders are aux.  Holders ignore the stop flag and leave only when
  * thread 0, having finished its round, tells them to, so nobody is ever
