@@ -20,7 +20,8 @@
  * Rounds alternate between two kinds:
  *
  * Drain rounds time the shutdown: from just before close_and_wait's call
- * to just after its return, on thread 0 (drain_* columns).  That interval
+ * to just after its return, on thread 0 (columns drain_mean_ns,
+ * drain_p50_ns, drain_p99_ns, drain_max_ns; `rounds` counts both kinds).  That interval
  * includes the close itself, the holders noticing the flag (they poll it,
  * yielding), the holds, every leave() (holders contending on the drain)
  * and the waiter's wake-up, if it slept at all; nothing is subtracted.
@@ -41,7 +42,7 @@
  * waiter that spins and never sleeps is timed all the same after
  * park_max_ns; the share of wake rounds where it was never seen asleep is
  * the unparked_share column, and where it is above 0 the latency is
- * partly not a wake-up latency.
+ * partly not a wake-up latency (without /proc it is 1: nothing waited).
  *
  * Holders wait for the next round, and for the close, by yielding the
  * CPU: with more threads than PUs the waking waiter competes with them
@@ -75,6 +76,7 @@
 #include "workload.h"
 
 enum { P_INFLIGHT, P_HOLD, P_PARK_MAX };
+/* Extra columns, then X_WAKE_ROUNDS: thread 0's count, not a column. */
 enum { X_ROUNDS, X_DRAIN_MEAN, X_DRAIN_P50, X_DRAIN_P99, X_DRAIN_MAX,
        X_UNPARKED, X_WAKE_ROUNDS };
 
