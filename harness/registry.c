@@ -16,10 +16,12 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_rpc_workload, ctx_tree_workload, chan_pipeline_workload,
 	backpressure_overload_workload, rate_accuracy_workload,
 	rate_contention_workload, rate_shaping_workload;
+extern const struct workload drain_hot_workload, drain_quiesce_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress,
 	rate_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro,
 	rate_micro;
+extern const struct micro_family drain_micro;
 
 static const struct impl_info *const sema_impls[] = {
 	&sema_mutex_ops.info,
@@ -106,6 +108,7 @@ static const struct family drain_family = {
 	.name = "drain",
 	.desc = "in-flight tracker for graceful shutdown: enter, leave, close and wait (Go: Server.Shutdown, WaitGroup)",
 	.impls = drain_impls,
+	.micro = &drain_micro,
 };
 
 const struct family *const families[] = {
@@ -130,6 +133,8 @@ const struct workload *const workloads[] = {
 	&rate_accuracy_workload,
 	&rate_contention_workload,
 	&rate_shaping_workload,
+	&drain_hot_workload,
+	&drain_quiesce_workload,
 	NULL,
 };
 

@@ -313,6 +313,32 @@ csv=$rsh/rate_shaping.csv
 check "rate/shaping: departures, gaps recorded" \
 	[ "$(col "$csv" ops)" -gt 0 ] && [ -n "$(col "$csv" gap_p50_ns)" ]
 
+# ------------------------------------------------------ the drain workloads
+
+dhot=$tmp/dhot
+"$CONTEND" run drain/hot --threads 1,2 --duration 50ms --warmup 20ms --reps 1 \
+	--out "$dhot" >"$tmp/stdout" 2>"$tmp/stderr"
+check "drain/hot run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$dhot/drain_hot.csv
+check "drain/hot: pairs done in every trial" \
+	[ -n "$(col "$csv" ops)" ] && [ -z "$(col "$csv" ops | grep -x 0)" ]
+check "drain/hot: nothing refused while open, drained at the end (no error, no violation)" \
+	[ -z "$(col "$csv" errors | grep -vx 0)$(col "$csv" violations | grep -vx 0)" ]
+
+dq=$tmp/dq
+"$CONTEND" run drain/quiesce --threads 2 --param inflight=1,16 --duration 100ms \
+	--warmup 20ms --reps 1 --out "$dq" >"$tmp/stdout" 2>"$tmp/stderr"
+check "drain/quiesce run exits 0" [ $? -eq 0 ] || note "$tmp/stderr"
+csv=$dq/drain_quiesce.csv
+echo "# drain/quiesce drain_p50_ns: $(col "$csv" drain_p50_ns | tr '\n' ' ')wake-up p50: $(col "$csv" lat_p50_ns | tr '\n' ' ')"
+check "drain/quiesce: rounds, drain times and wake-ups recorded in every trial" \
+	[ -n "$(col "$csv" rounds)" ] &&
+	[ -z "$(col "$csv" rounds | grep -x 0)$(col "$csv" drain_p50_ns | grep -x 0)$(col "$csv" lat_samples | grep -x 0)" ]
+check "drain/quiesce: no error, no violation" \
+	[ -z "$(col "$csv" errors | grep -vx 0)$(col "$csv" violations | grep -vx 0)" ]
+bad "drain/quiesce: threads=1 (no holder)" \
+	run drain/quiesce --threads 1 --out "$out"
+
 # ------------------------------------------------------------------ Ctrl-C
 
 intr=$tmp/intr

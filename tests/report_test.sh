@@ -131,6 +131,21 @@ grep -q '| mutex | 1p1c |' "$tmp/pipe/report.md" &&
 	grep -q ' 1p1c$' "$tmp/pipe/chartdata/chan_pipeline-1-throughput.dat"
 ok $? "chan/pipeline's threads read as producers and consumers (1p1c)"
 
+# The drain workloads tell their story in sweep charts: drain/hot's pairs/s
+# against threads, drain/quiesce's drain time against inflight.
+"$CONTEND" run drain/hot --impl mutex --threads 1,2 --reps 1 --duration 30ms \
+	--warmup 10ms --out "$tmp/dhot" >/dev/null 2>&1
+"$CONTEND" run drain/quiesce --impl mutex --threads 2 --param inflight=1,16 \
+	--reps 1 --duration 50ms --warmup 10ms --out "$tmp/dq" >/dev/null 2>&1
+"$CONTEND" report "$tmp/dhot" >/dev/null 2>&1 && "$CONTEND" report "$tmp/dq" >/dev/null 2>&1
+ok $? "report on drain/hot and drain/quiesce runs exits 0"
+for f in dhot/drain_hot-throughput-vs-threads.png dq/drain_quiesce-drain-time-vs-inflight.png \
+	dq/drain_quiesce-wake-up-vs-inflight.png; do
+	grep -q "](${f#*/})" "$tmp/${f%%/*}/report.md" 2>/dev/null &&
+		head -c 8 "$tmp/$f" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'
+	ok $? "the report draws ${f#*/}"
+done
+
 # Several runs combined: series carry the run.
 "$CONTEND" run sema/closed --impl futex --threads 1 --reps 2 --duration 30ms \
 	--warmup 10ms --out "$tmp/rep2" >/dev/null 2>&1
