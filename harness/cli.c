@@ -827,10 +827,10 @@ static int cmd_micro(int argc, char **argv)
  * is a `contend run`.
  */
 static const char *const lines_default[][20] = {
-	{ "sema/closed", "--threads", "1,2,4", "--reps", "6", "--duration", "300ms",
+	{ "sema/closed", "--threads", "1,2,4", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
-	  "--param", "think_ns=500", "--reps", "6", "--duration", "300ms",
+	  "--param", "think_ns=500", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "1", "--latency", "on,off", "--reps", "5",
 	  "--duration", "300ms", "--warmup", "100ms", NULL },
@@ -856,9 +856,9 @@ static const char *const lines_default[][20] = {
 	/* 1p1c and 4p4c at capacity 100, Go's BenchmarkChanProdCons shapes. */
 	{ "chan/pipeline", "--threads", "2,8", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
-	/* About 17 s per chan implementation: 18 configurations x 3 reps. */
+	/* About 14 s per chan implementation: 15 configurations x 3 reps. */
 	{ "backpressure/overload", "--threads", "2", "--param",
-	  "load=0.5,0.9,1,1.5,2,4", "--param", "strategy=block,queue,shed",
+	  "load=0.5,1,1.5,2,4", "--param", "strategy=block,queue,shed",
 	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
 	/*
 	 * The rate family, about 12 s per implementation: admitted/bound and
@@ -878,6 +878,14 @@ static const char *const lines_default[][20] = {
 	  "--duration", "200ms", "--warmup", "100ms", NULL },
 	{ "rate/shaping", "--threads", "1", "--reps", "5", "--duration", "200ms",
 	  "--warmup", "100ms", NULL },
+	/*
+	 * The drain family: enter+leave against threads (every request pays
+	 * it), and shutdown time against the number in flight.
+	 */
+	{ "drain/hot", "--threads", "1,2,4", "--reps", "5", "--duration", "200ms",
+	  "--warmup", "100ms", NULL },
+	{ "drain/quiesce", "--threads", "2", "--param", "inflight=1,16,256",
+	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
@@ -921,6 +929,11 @@ static const char *const lines_long[][20] = {
 	{ "rate/shaping", "--threads", "1", "--param", "burst_in=1,10,100",
 	  "--param", "burst=10,100", "--param", "rate=100k", "--param",
 	  "period_ns=2000000", "--reps", "11", "--duration", "2s", NULL },
+	{ "drain/hot", "--threads", "1,2,4,8,max", "--param", "hold_ns=0,1000",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ "drain/quiesce", "--threads", "2,4", "--param",
+	  "inflight=1,4,16,64,256,1024", "--param", "hold_ns=0,100000",
+	  "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
 
