@@ -35,7 +35,8 @@ SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
 HWLOC_CFLAGS = $(shell pkg-config --cflags hwloc 2>/dev/null)
 HWLOC_LIBS = $(shell pkg-config --libs hwloc 2>/dev/null || echo -lhwloc)
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -MMD -MP \
-	-Iharness -Iprimitives -I$(BUILD) $(HWLOC_CFLAGS) $(CK_CFLAGS)
+	-Iharness -Iprimitives -Iworkloads -I$(BUILD) $(HWLOC_CFLAGS) $(CK_CFLAGS) \
+	$(SQLITE_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 # Google Benchmark, behind the C shim harness/gbench.cc (the one C++ file).
 GB_CFLAGS = $(shell pkg-config --cflags benchmark 2>/dev/null)
@@ -48,7 +49,10 @@ ALL_CXXFLAGS = -std=c++17 -Wall -Wextra -Wshadow $(CXXFLAGS) $(SAN) -MMD -MP \
 # Concurrency Kit: the chan family's baseline (ck_ring).
 CK_CFLAGS = $(shell pkg-config --cflags ck 2>/dev/null)
 CK_LIBS = $(shell pkg-config --libs ck 2>/dev/null || echo -lck)
-LDLIBS_ALL = $(HWLOC_LIBS) $(GB_LIBS) $(CK_LIBS) -lstdc++ -lpthread -lm
+# SQLite: drain/server's durable sink.
+SQLITE_CFLAGS = $(shell pkg-config --cflags sqlite3 2>/dev/null)
+SQLITE_LIBS = $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+LDLIBS_ALL = $(HWLOC_LIBS) $(GB_LIBS) $(CK_LIBS) $(SQLITE_LIBS) -lstdc++ -lpthread -lm
 
 MAIN_SRC := harness/cli.c
 LIB_SRC := $(filter-out $(MAIN_SRC),$(wildcard harness/*.c primitives/*.c workloads/*.c))
@@ -65,6 +69,7 @@ CONTEND := $(BUILD)/contend
 #   perl                 prove, the TAP harness
 #   libbenchmark-dev     Google Benchmark, for `contend micro`
 #   libck-dev            Concurrency Kit, the chan family's baseline (ck_ring)
+#   libsqlite3-dev       SQLite, drain/server's durable sink (every ACK is a row)
 #   pkg-config           finding the libraries
 DEPS_CHECK = \
 	missing=""; \
@@ -74,7 +79,8 @@ DEPS_CHECK = \
 	command -v gnuplot >/dev/null 2>&1 || missing="$$missing gnuplot-nox"; \
 	command -v prove >/dev/null 2>&1 || missing="$$missing perl"; \
 	pkg-config --exists benchmark 2>/dev/null || missing="$$missing libbenchmark-dev"; \
-	pkg-config --exists ck 2>/dev/null || missing="$$missing libck-dev"
+	pkg-config --exists ck 2>/dev/null || missing="$$missing libck-dev"; \
+	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"
 
 .PHONY: all deps test check test-run bench bench-long report asan tsan clean FORCE
 

@@ -28,6 +28,7 @@
 #include "report.h"
 #include "registry.h"
 #include "runner.h"
+#include "server.h"
 #include "stress.h"
 #include "summary.h"
 #include "topo.h"
@@ -1323,6 +1324,9 @@ int main(int argc, char **argv)
 		main_help(stdout);
 		return 0;
 	}
+	/* Hidden: the drain/server workload's server process (it execs us). */
+	if (!strcmp(argv[1], "serve"))
+		return server_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);

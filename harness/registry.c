@@ -16,7 +16,8 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 	ctx_rpc_workload, ctx_tree_workload, chan_pipeline_workload,
 	backpressure_overload_workload, rate_accuracy_workload,
 	rate_contention_workload, rate_shaping_workload;
-extern const struct workload drain_hot_workload, drain_quiesce_workload;
+extern const struct workload drain_hot_workload, drain_quiesce_workload,
+	drain_server_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress,
 	rate_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro,
@@ -135,6 +136,7 @@ const struct workload *const workloads[] = {
 	&rate_shaping_workload,
 	&drain_hot_workload,
 	&drain_quiesce_workload,
+	&drain_server_workload,
 	NULL,
 };
 

@@ -470,6 +470,7 @@ int runner_run(const struct run_config *cfg, trial_sink sink, void *arg)
 			.nthreads = cfg->threads[ti],
 			.latency = latency,
 			.warmup_ns = cfg->warmup_ns,
+			.duration_ns = cfg->duration_ns,
 		};
 		struct trial_result r = { 0 };
 		struct hist *merged = NULL;

@@ -35,7 +35,7 @@
 #include "impl.h"
 
 #define MAX_PARAMS 12
-#define MAX_EXTRAS 12
+#define MAX_EXTRAS 20
 
 enum phase { PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
 
@@ -105,6 +105,7 @@ struct trial {
 	struct worker *workers;
 	uint64_t measure_ns;		/* length of the measured phase */
 	uint64_t warmup_ns;
+	uint64_t duration_ns;		/* the measured phase asked for */
 };
 
 /* What finish() may add to a trial's row, named by wl->extras. */
