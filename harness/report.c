@@ -1049,6 +1049,113 @@ out:
 	free(xs);
 }
 
+/*
+ * Parts of a whole (drain/server's shutdown phases): one stacked bar per
+ * line, where a line is the series plus every parameter that varies and
+ * the thread count when it varies; each part is the median over the
+ * line's repetitions, in ms.  Rows with no part at all (a naive server
+ * has no phases) draw no bar.  The table below gives the same medians.
+ */
+static void chart_parts(struct rep *rp, const struct wl *w)
+{
+	const struct sweep_metric m = { .col = w->desc->parts };
+	int c_wl = csv_col_index(w->t, "workload"), c_thr = csv_col_index(w->t, "threads");
+	size_t cols[16], ncols = metric_cols(w, &m, cols, 16), plen = strlen(m.col);
+	size_t varying[MAX_PARAMS + 1], nvar = 0, n;
+	char rel[256], dat[PATH_MAX], base[PATH_MAX], extra[64], title[512];
+	char **label = calloc(w->nrows + 1, sizeof(*label));
+	size_t *rows = malloc((w->nrows + 1) * sizeof(*rows));
+	struct keys labels = { 0 };
+	unsigned nbars = 0;
+	FILE *f = NULL;
+
+	if (!ncols || !label || !rows)
+		goto out;
+	for (int c = c_wl + 1; c <= c_thr && nvar <= MAX_PARAMS; c++)
+		for (size_t r = 1; r < w->nrows; r++)
+			if (strcmp(csv_cell(w->t, r, (size_t)c), csv_cell(w->t, 0, (size_t)c))) {
+				varying[nvar++] = (size_t)c;
+				break;
+			}
+	for (size_t r = 0; r < w->nrows; r++) {
+		char buf[512];
+		size_t used = (size_t)snprintf(buf, sizeof(buf), "%s", w->ri[r].series);
+
+		for (size_t v = 0; v < nvar && used < sizeof(buf); v++)
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, " %s=%s",
+						 csv_header(w->t, varying[v]),
+						 csv_cell(w->t, r, varying[v]));
+		label[r] = strdup(buf);
+		if (!label[r]) {
+			rp->err = ENOMEM;
+			goto out;
+		}
+		for (size_t k = 0; k < ncols; k++)
+			if (!isnan(num(w, r, csv_header(w->t, cols[k])))) {
+				keys_add(&labels, label[r]);
+				break;
+			}
+	}
+	if (!labels.n)
+		goto out;
+	snprintf(rel, sizeof(rel), "%s-parts", w->stem);
+	snprintf(dat, sizeof(dat), "%s/chartdata/%s.dat", rp->out, rel);
+	snprintf(base, sizeof(base), "%s/%s", rp->out, rel);
+	f = fopen(dat, "w");
+	if (!f) {
+		rp->err = errno;
+		goto out;
+	}
+	fprintf(rp->md, "\n### %s — %s* parts\n\n| line | n |", w->name, m.col);
+	fputs("line", f);
+	for (size_t k = 0; k < ncols; k++) {
+		fprintf(f, " %s", csv_header(w->t, cols[k]) + plen);
+		fprintf(rp->md, " %s |", csv_header(w->t, cols[k]));
+	}
+	fputs("\n|---|---:|", rp->md);
+	for (size_t k = 0; k < ncols; k++)
+		fputs("---:|", rp->md);
+	fputc('\n', f);
+	fputc('\n', rp->md);
+	for (unsigned l = 0; l < labels.n; l++) {
+		n = 0;
+		for (size_t r = 0; r < w->nrows; r++)
+			if (!strcmp(label[r], labels.k[l]))
+				rows[n++] = r;
+		fprintf(f, "\"%s\"", labels.k[l]);
+		fprintf(rp->md, "| %s | %zu |", labels.k[l], n);
+		for (size_t k = 0; k < ncols; k++) {
+			struct stat3 st;
+			char v[48] = "-";
+
+			if (stat_of(w, rows, n, csv_header(w->t, cols[k]), &st))
+				fmt_ns(v, sizeof(v), st.med);
+			else
+				st.med = 0;
+			fprintf(f, " %.6g", st.med / 1e6);
+			fprintf(rp->md, " %s |", v);
+		}
+		fputc('\n', f);
+		fputc('\n', rp->md);
+		nbars++;
+	}
+	fclose(f);
+	f = NULL;
+	snprintf(extra, sizeof(extra), "nparts=%zu", ncols);
+	snprintf(title, sizeof(title), "%s: %s* (%s, %s)", w->name, m.col,
+		 rp->runs[0].host, cell(w, 0, "topology"));
+	fputc('\n', rp->md);
+	draw(rp, "parts", dat, base, rel, title, nbars, extra, "parts");
+	fputc('\n', rp->md);
+out:
+	if (f)
+		fclose(f);
+	for (size_t r = 0; label && r < w->nrows; r++)
+		free(label[r]);
+	free(label);
+	free(rows);
+}
+
 /* Latency-off rows against their latency-on twins: the harness's cost. */
 static void harness_cost(struct rep *rp, const struct wl *w)
 {
@@ -1600,6 +1707,8 @@ int report_write(const char *const *dirs, size_t ndirs, const char *out_dir,
 			config_section(&rp, &w, i + 1, w.configs.k[i]);
 		if (!w.desc || !w.desc->sweep)
 			chart_sweeps(&rp, &w);
+		if (w.desc && w.desc->parts)
+			chart_parts(&rp, &w);
 		harness_cost(&rp, &w);
 		if (write_summary(&rp, &w))
 			rp.err = EIO;

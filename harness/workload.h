@@ -125,6 +125,11 @@ struct workload {
 	/* What the latency histogram holds, for chart labels; NULL:
 	 * "latency" (rate/shaping: "inter-departure time"). */
 	const char *lat_what;
+	/* Optional: a column prefix whose columns are consecutive parts of
+	 * one whole, in ns (drain/server's "phase_": the shutdown's phases).
+	 * The report draws one stacked bar per line (implementation, swept
+	 * parameters, thread count), each part the median over repetitions. */
+	const char *parts;
 	/* NULL if impl can run with these parameters, else why not. */
 	const char *(*check)(const struct impl_info *impl, const double *param);
 	/* Optional: NULL if nthreads threads fit these parameters (a workload

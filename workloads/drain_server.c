@@ -20,6 +20,7 @@
  * rps is acked requests per second of the measured phase before the kill.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,7 +81,6 @@ static const char *const server_extras[] = {
 static const struct sweep_metric server_sweep[] = {
 	{ "rps", "rps", "acked requests/s before the kill", SWEEP_LOG },
 	{ "drain_ns", "drain", "SIGTERM to exit (ns)", SWEEP_LOG },
-	{ "phase_", "phases", "shutdown phase duration (ns)", SWEEP_LOG },
 	{ 0 },
 };
 
@@ -304,8 +304,9 @@ static void server_finish(struct trial *t, struct trial_extra *x)
 	x->v[X_LATE] = (double)late;
 	x->v[X_FORCED] = (double)r.force_cancelled;
 	x->v[X_DRAIN_NS] = (double)r.drain_ns;
+	/* A naive server has no phases: empty cells, not zeros. */
 	for (int i = 0; i < 6; i++)
-		x->v[X_PHASE0 + i] = (double)r.phase_ns[i];
+		x->v[X_PHASE0 + i] = naive ? NAN : (double)r.phase_ns[i];
 
 	/* Never acceptable: an ACK without its row, a hang, a garbled reply. */
 	t->workers[0].violations += v.lost + out[OUT_HANG] + r.hang + bad;
@@ -339,6 +340,7 @@ const struct workload drain_server_workload = {
 	.check = server_check,
 	.check_threads = server_check_threads,
 	.sweep = server_sweep,
+	.parts = "phase_",
 	.setup = server_setup,
 	.thread = server_thread,
 	.finish = server_finish,
