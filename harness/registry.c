@@ -99,6 +99,10 @@ static const struct family rate_family = {
 
 static const struct impl_info *const drain_impls[] = {
 	&drain_mutex_ops.info,
+	&drain_futex_ops.info,
+	&drain_atomic_ops.info,
+	&drain_chan_ops.info,
+	&drain_busted_ops.info,
 	NULL,
 };
 
