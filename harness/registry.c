@@ -17,7 +17,7 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 	backpressure_overload_workload, rate_accuracy_workload,
 	rate_contention_workload, rate_shaping_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress,
-	rate_stress;
+	rate_stress, drain_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro,
 	rate_micro;
 
@@ -110,6 +110,7 @@ static const struct family drain_family = {
 	.name = "drain",
 	.desc = "in-flight tracker for graceful shutdown: enter, leave, close and wait (Go: Server.Shutdown, WaitGroup)",
 	.impls = drain_impls,
+	.stress = &drain_stress,
 };
 
 const struct family *const families[] = {
