@@ -47,4 +47,32 @@ static inline int futex_wake(_Atomic uint32_t *addr, int n)
 	return rc < 0 ? 0 : (int)rc;
 }
 
+/*
+ * Sleep on two words at once (futex_waitv, Linux 5.16): while *a == va and
+ * *b == vb, until a wake on either.  Same returns as futex_wait, plus
+ * ENOSYS on older kernels.  Lets a waiter sleep on its own state word and
+ * on a context's err word, which only ever changes once (no ABA).
+ */
+static inline int futex_wait2(_Atomic uint32_t *a, uint32_t va,
+			      _Atomic uint32_t *b, uint32_t vb,
+			      uint64_t deadline_ns)
+{
+	struct futex_waitv w[2] = {
+		{ .val = va, .uaddr = (uintptr_t)a,
+		  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+		{ .val = vb, .uaddr = (uintptr_t)b,
+		  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+	};
+	struct timespec ts, *tsp = NULL;
+	long rc;
+
+	if (deadline_ns) {
+		ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+		ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+		tsp = &ts;
+	}
+	rc = syscall(SYS_futex_waitv, w, 2, 0, tsp, CLOCK_MONOTONIC);
+	return rc >= 0 ? 0 : errno;
+}
+
 #endif

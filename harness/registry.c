@@ -19,7 +19,7 @@ extern const struct workload sema_closed_workload, sema_open_workload,
 extern const struct workload drain_hot_workload, drain_quiesce_workload,
 	drain_server_workload;
 extern const struct stress_family sema_stress, ctx_stress, chan_stress,
-	rate_stress;
+	rate_stress, drain_stress;
 extern const struct micro_family sema_micro, ctx_micro, chan_micro,
 	rate_micro;
 extern const struct micro_family drain_micro;
@@ -102,6 +102,10 @@ static const struct family rate_family = {
 
 static const struct impl_info *const drain_impls[] = {
 	&drain_mutex_ops.info,
+	&drain_futex_ops.info,
+	&drain_atomic_ops.info,
+	&drain_chan_ops.info,
+	&drain_busted_ops.info,
 	NULL,
 };
 
@@ -109,6 +113,7 @@ static const struct family drain_family = {
 	.name = "drain",
 	.desc = "in-flight tracker for graceful shutdown: enter, leave, close and wait (Go: Server.Shutdown, WaitGroup)",
 	.impls = drain_impls,
+	.stress = &drain_stress,
 	.micro = &drain_micro,
 };
 
