@@ -104,6 +104,7 @@ static const struct impl_info *const drain_impls[] = {
 	&drain_mutex_ops.info,
 	&drain_futex_ops.info,
 	&drain_atomic_ops.info,
+	&drain_sharded_ops.info,
 	&drain_chan_ops.info,
 	&drain_busted_ops.info,
 	NULL,

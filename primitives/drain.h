@@ -66,6 +66,6 @@ static inline const struct drain_ops *drain_ops_of(const struct impl_info *i)
 }
 
 extern const struct drain_ops drain_mutex_ops, drain_futex_ops,
-	drain_atomic_ops, drain_chan_ops, drain_busted_ops;
+	drain_atomic_ops, drain_sharded_ops, drain_chan_ops, drain_busted_ops;
 
 #endif
