@@ -887,6 +887,15 @@ static const char *const lines_default[][20] = {
 	  "--warmup", "100ms", NULL },
 	{ "drain/quiesce", "--threads", "2", "--param", "inflight=1,16,256",
 	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
+	/*
+	 * The loopback server (the seed's 2-slot RPC with 1 s deadlines),
+	 * 2 clients: throughput with the drain in the request path (ordered)
+	 * and without (naive), and a SIGTERM halfway: what each loses, and
+	 * the ordered shutdown's phases.
+	 */
+	{ "drain/server", "--threads", "3", "--param", "mode=ordered,naive",
+	  "--param", "kill_at=0,0.5", "--reps", "3", "--duration", "500ms",
+	  "--warmup", "100ms", NULL },
 	{ NULL },
 };
 
@@ -934,6 +943,9 @@ static const char *const lines_long[][20] = {
 	  "--reps", "11", "--duration", "2s", NULL },
 	{ "drain/quiesce", "--threads", "2,4", "--param",
 	  "inflight=1,4,16,64,256,1024", "--param", "hold_ns=0,100000",
+	  "--reps", "11", "--duration", "2s", NULL },
+	{ "drain/server", "--threads", "3,5,9", "--param", "mode=ordered,naive",
+	  "--param", "kill_at=0,0.25,0.5,0.75", "--param", "grace_ms=0,10,1000",
 	  "--reps", "11", "--duration", "2s", NULL },
 	{ NULL },
 };
