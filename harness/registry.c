@@ -114,6 +114,7 @@ static const struct family drain_family = {
 	.name = "drain",
 	.desc = "in-flight tracker for graceful shutdown: enter, leave, close and wait (Go: Server.Shutdown, WaitGroup)",
 	.impls = drain_impls,
+	.baseline = "chan",
 	.stress = &drain_stress,
 	.micro = &drain_micro,
 };
