@@ -16,6 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* An absolute CLOCK_MONOTONIC deadline in ns as a timeout: NULL for none. */
+static inline struct timespec *futex_deadline(uint64_t deadline_ns,
+					      struct timespec *ts)
+{
+	if (!deadline_ns)
+		return NULL;
+	ts->tv_sec = (time_t)(deadline_ns / 1000000000u);
+	ts->tv_nsec = (long)(deadline_ns % 1000000000u);
+	return ts;
+}
+
 /*
  * Sleep while *addr == val.  deadline_ns is an absolute CLOCK_MONOTONIC time
  * in nanoseconds, 0 for none.  Returns 0 when woken (or spuriously), EAGAIN
@@ -25,14 +36,9 @@
 static inline int futex_wait(_Atomic uint32_t *addr, uint32_t val,
 			     uint64_t deadline_ns)
 {
-	struct timespec ts, *tsp = NULL;
+	struct timespec ts, *tsp = futex_deadline(deadline_ns, &ts);
 	long rc;
 
-	if (deadline_ns) {
-		ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
-		ts.tv_nsec = (long)(deadline_ns % 1000000000u);
-		tsp = &ts;
-	}
 	/* WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout. */
 	rc = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET_PRIVATE, val, tsp,
 		     NULL, FUTEX_BITSET_MATCH_ANY);
@@ -63,14 +69,9 @@ static inline int futex_wait2(_Atomic uint32_t *a, uint32_t va,
 		{ .val = vb, .uaddr = (uintptr_t)b,
 		  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
 	};
-	struct timespec ts, *tsp = NULL;
+	struct timespec ts, *tsp = futex_deadline(deadline_ns, &ts);
 	long rc;
 
-	if (deadline_ns) {
-		ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
-		ts.tv_nsec = (long)(deadline_ns % 1000000000u);
-		tsp = &ts;
-	}
 	rc = syscall(SYS_futex_waitv, w, 2, 0, tsp, CLOCK_MONOTONIC);
 	return rc >= 0 ? 0 : errno;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compiler.h"
 #include "csv.h"
@@ -182,6 +183,24 @@ int micro_filter_check(const char *filter)
 	return any ? 0 : ENOENT;
 }
 
+/*
+ * A thread that only waits.  While a process has never had a second
+ * thread, glibc takes its single-threaded shortcuts: a pthread mutex
+ * lock/unlock costs 4.9 ns here instead of 24 ns, because the lock prefix
+ * is skipped.  Whichever benchmark ran before the first contended one
+ * would measure that, which no service ever sees; this thread makes every
+ * benchmark run in a multi-threaded process.
+ */
+static void *bystander(void *arg)
+{
+	int fd = *(int *)arg;
+	char c;
+
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
 int micro_run(const struct micro_opts *o, const char *dir, const char *run_id,
 	      const char *host, const char *topo_sum, FILE *log)
 {
@@ -265,7 +284,20 @@ int micro_run(const struct micro_opts *o, const char *dir, const char *run_id,
 	snprintf(json, sizeof(json), "%s/micro.json", dir);
 	snprintf(csvp, sizeof(csvp), "%s/micro.csv", dir);
 	go.json_path = json;
-	rc = gb_run(&go, on_result, &s);
+	{
+		int fds[2] = { -1, -1 };
+		pthread_t by;
+		bool have = !pipe(fds) &&
+			    !pthread_create(&by, NULL, bystander, &fds[0]);
+
+		rc = gb_run(&go, on_result, &s);
+		if (fds[1] >= 0)
+			close(fds[1]);	/* the bystander's read returns 0 */
+		if (have)
+			pthread_join(by, NULL);
+		if (fds[0] >= 0)
+			close(fds[0]);
+	}
 	if (rc == EINVAL) {
 		fprintf(log, "contend: micro: the filter '%s' matches no benchmark\n",
 			o->filter ? o->filter : "");

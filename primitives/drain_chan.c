@@ -24,32 +24,30 @@
  * between its add and its undo, and enter pays a fence on top of its RMW.
  *
  * The wait group: done is fetch_sub; the one that takes the count to zero
- * looks at `waiters` and, if anyone announced itself, bumps seq and wakes
- * them all.  A waiter announces itself in `waiters`, reads seq, then reads
- * the count and its context, and sleeps while seq still holds what it
- * read.  All seq_cst: a done that misses the announcement emptied the
- * group before the waiter read the count; one that sees it bumps seq after
- * the waiter read it, so the kernel refuses to let the waiter sleep or
- * wakes it.  A waiter's context hook bumps seq and wakes everyone, which
- * the same argument covers (seq is read before the context is checked).
+ * wakes the group's waiters through drain_impl.h's wait queue (whose
+ * comment has the no-lost-wake-up argument).
  *
  * Fairness: none; the group counts, it does not queue.
+ *
+ * drain/busted, the test-only negative control, is this drain with one
+ * thing missing: its enter adds to the group and never looks at quit, so
+ * it admits after close_and_wait has begun, and after it has returned (a
+ * "drained" service goes on taking requests).  Everything is atomic, so
+ * ThreadSanitizer stays quiet: the bug is in the protocol, and the stress
+ * checker and the server's audit must catch it.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 
 #include "chan.h"
-#include "chaos.h"
-#include "drain.h"
-#include "futex.h"
+#include "drain_impl.h"
 
 extern const struct chan_ops *const chan_building_block;
 
 struct chan_drain {
 	_Atomic uint32_t count;		/* the group: entered, not yet done */
-	_Atomic uint32_t waiters;	/* in the group's wait, or about to be */
-	_Atomic uint32_t seq;		/* bumped to wake them; the futex word */
+	struct drain_waitq q;		/* the group's waiters */
 	struct chan *quit;		/* closed by close_and_wait */
 } cacheline_aligned;
 
@@ -63,8 +61,8 @@ static int chan_create(struct drain **out)
 	if (!c)
 		return ENOMEM;
 	atomic_init(&c->count, 0);
-	atomic_init(&c->waiters, 0);
-	atomic_init(&c->seq, 0);
+	atomic_init(&c->q.seq, 0);
+	atomic_init(&c->q.waiters, 0);
 	if ((rc = chan_building_block->create(&c->quit, 1))) {
 		free(c);
 		return rc;
@@ -81,11 +79,9 @@ static void chan_destroy(struct drain *d)
 
 static void group_done(struct chan_drain *c)
 {
-	/* seq_cst: ordered before the waiters load (see the top). */
-	if (atomic_fetch_sub(&c->count, 1) == 1 && atomic_load(&c->waiters)) {
-		atomic_fetch_add(&c->seq, 1);
-		futex_wake(&c->seq, INT_MAX);
-	}
+	/* seq_cst: ordered before the waiters load (see drain_impl.h). */
+	if (atomic_fetch_sub(&c->count, 1) == 1)
+		drain_waitq_wake(&c->q);
 }
 
 /* quit is closed: a receive on it says EPIPE (nothing is ever sent). */
@@ -115,59 +111,27 @@ static void chan_leave(struct drain *d)
 	group_done(to_cd(d));
 }
 
-/* A waiter's context was cancelled: wake every waiter to re-check. */
-static void waiter_cancelled(struct ctx_hook *h, struct ctx *ctx)
+/* seq_cst: the wait queue reads the count after seq (drain_impl.h). */
+static unsigned long chan_inflight(struct drain *d)
 {
-	struct chan_drain *c = h->arg;
-
-	(void)ctx;
-	atomic_fetch_add(&c->seq, 1);
-	futex_wake(&c->seq, INT_MAX);
+	return atomic_load(&to_cd(d)->count);
 }
 
-static unsigned long chan_close_and_wait(struct drain *d, const struct ctx *cctx)
+static unsigned long chan_close_and_wait(struct drain *d, const struct ctx *ctx)
 {
 	struct chan_drain *c = to_cd(d);
-	struct ctx *ctx = (struct ctx *)cctx;
-	uint64_t deadline = ctx_deadline(ctx);
-	struct ctx_hook hook = { .fn = waiter_cancelled, .arg = c };
-	bool hooked = false;
-	uint32_t left;
 
 	chan_building_block->close(c->quit);	/* EPIPE if already: fine */
 	/* Pairs with the fence in chan_enter: close, then count. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!(left = atomic_load(&c->count)) || ctx_err(ctx))
-		return left;
-	if (ctx_cancellable(ctx))
-		hooked = !ctx->ops->after_func(ctx, &hook);
-	for (;;) {
-		uint32_t seq;
-		int rc;
-
-		atomic_fetch_add(&c->waiters, 1);
-		seq = atomic_load(&c->seq);
-		left = atomic_load(&c->count);
-		if (!left || ctx_err(ctx)) {
-			atomic_fetch_sub(&c->waiters, 1);
-			break;
-		}
-		chaos_point();
-		rc = futex_wait(&c->seq, seq, deadline);
-		atomic_fetch_sub(&c->waiters, 1);
-		if (rc == ETIMEDOUT) {
-			left = atomic_load(&c->count);
-			break;
-		}
-	}
-	if (hooked)
-		ctx->ops->stop(ctx, &hook);
-	return left;
+	return drain_waitq_wait(&c->q, ctx, chan_inflight, d);
 }
 
-static unsigned long chan_inflight(struct drain *d)
+/* drain/busted's enter: the group's add without the look at quit. */
+static int busted_enter(struct drain *d)
 {
-	return atomic_load_explicit(&to_cd(d)->count, memory_order_relaxed);
+	atomic_fetch_add(&to_cd(d)->count, 1);
+	return 0;
 }
 
 const struct drain_ops drain_chan_ops = {
@@ -178,6 +142,20 @@ const struct drain_ops drain_chan_ops = {
 	.create = chan_create,
 	.destroy = chan_destroy,
 	.enter = chan_enter,
+	.leave = chan_leave,
+	.close_and_wait = chan_close_and_wait,
+	.inflight = chan_inflight,
+};
+
+const struct drain_ops drain_busted_ops = {
+	.info = {
+		.name = "busted",
+		.desc = "deliberately broken: drain/chan whose enter never looks at quit (admits after close)",
+		.flags = IMPL_TEST_ONLY,
+	},
+	.create = chan_create,
+	.destroy = chan_destroy,
+	.enter = busted_enter,
 	.leave = chan_leave,
 	.close_and_wait = chan_close_and_wait,
 	.inflight = chan_inflight,

@@ -15,8 +15,8 @@
  *   closed    0, then 1 for good (close_and_wait)
  *   central   the in-flight count after close: leaves subtract from it
  *   summed    set once the closer has added the shards into central
- *   seq       bumped by the leave that empties central, and by a
- *             waiter's context hook; waiters FUTEX_WAIT on it
+ *   q         the waiters (drain_impl.h): the leave that empties
+ *             central wakes them
  *
  * Open (fast path): busy = 1; (compiler barrier) load closed; if open,
  * count += 1 (or -= 1); busy = 0 (release).  No fence, no lock prefix.
@@ -62,10 +62,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "chaos.h"
-#include "clock.h"
-#include "drain.h"
-#include "futex.h"
+#include "drain_impl.h"
 
 #define SHARDS 128
 #define CACHE 4		/* thread-local (drain id -> shard) entries */
@@ -83,8 +80,7 @@ struct sharded_drain {
 	_Atomic int closed cacheline_aligned;
 	_Atomic int summed;
 	_Atomic long central;
-	_Atomic uint32_t seq;
-	_Atomic uint32_t waiters;
+	struct drain_waitq q;
 	_Atomic unsigned nshards;
 	pthread_mutex_t lock;		/* shard allocation, and the close */
 };
@@ -178,11 +174,8 @@ static inline struct shard *mine(struct sharded_drain *s)
  */
 static void leave_closed(struct sharded_drain *s)
 {
-	if (atomic_fetch_sub(&s->central, 1) == 1) {
-		atomic_fetch_add(&s->seq, 1);
-		if (atomic_load(&s->waiters))
-			futex_wake(&s->seq, INT_MAX);
-	}
+	if (atomic_fetch_sub(&s->central, 1) == 1)
+		drain_waitq_wake(&s->q);
 }
 
 /* The overflow shard: shared, so every step is an RMW. */
@@ -276,56 +269,17 @@ static void close_once(struct sharded_drain *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* A waiter's context was cancelled: wake every waiter to re-check. */
-static void waiter_cancelled(struct ctx_hook *h, struct ctx *c)
+static unsigned long left_of(struct drain *d)
 {
-	struct sharded_drain *s = h->arg;
-
-	(void)c;
-	atomic_fetch_add(&s->seq, 1);
-	futex_wake(&s->seq, INT_MAX);
-}
-
-static unsigned long left_of(struct sharded_drain *s)
-{
-	long v = atomic_load(&s->central);
+	long v = atomic_load(&to_sd(d)->central);
 
 	return v > 0 ? (unsigned long)v : 0;
 }
 
-static unsigned long sharded_close_and_wait(struct drain *d, const struct ctx *cctx)
+static unsigned long sharded_close_and_wait(struct drain *d, const struct ctx *ctx)
 {
-	struct sharded_drain *s = to_sd(d);
-	struct ctx *ctx = (struct ctx *)cctx;
-	uint64_t deadline = ctx_deadline(ctx);
-	struct ctx_hook hook = { .fn = waiter_cancelled, .arg = s };
-	bool hooked = false;
-	unsigned long left;
-
-	close_once(s);
-	left = left_of(s);
-	if (!left || ctx_err(ctx))
-		return left;
-	if (ctx_cancellable(ctx))
-		hooked = !ctx->ops->after_func(ctx, &hook);
-	atomic_fetch_add(&s->waiters, 1);
-	for (;;) {
-		/* seq before the checks: a bump after this read (the last
-		 * leave, a cancellation) makes the futex refuse to sleep. */
-		uint32_t seq = atomic_load(&s->seq);
-
-		left = left_of(s);
-		if (!left || ctx_err(ctx))
-			break;
-		if (deadline && mono_ns() >= deadline)
-			break;
-		chaos_point();
-		futex_wait(&s->seq, seq, deadline);
-	}
-	atomic_fetch_sub(&s->waiters, 1);
-	if (hooked)
-		ctx->ops->stop(ctx, &hook);
-	return left_of(s);
+	close_once(to_sd(d));
+	return drain_waitq_wait(&to_sd(d)->q, ctx, left_of, d);
 }
 
 static unsigned long sharded_inflight(struct drain *d)
@@ -335,7 +289,7 @@ static unsigned long sharded_inflight(struct drain *d)
 	unsigned n;
 
 	if (atomic_load(&s->summed))
-		return left_of(s);
+		return left_of(d);
 	/* Open: a racy sum of the shards (one may be mid-update, and a unit
 	 * entered on one thread and left on another may be seen half). */
 	n = atomic_load_explicit(&s->nshards, memory_order_acquire);
