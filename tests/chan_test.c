@@ -16,17 +16,11 @@
 #include "clock.h"
 #include "ctx.h"
 #include "registry.h"
+#include "blocking.h"
 #include "tap.h"
 
 #define MS 1000000ull
 #define ITEM(n) ((void *)(uintptr_t)(n))
-
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* One blocking call on another thread. */
 struct call {
@@ -59,22 +53,15 @@ static void start(struct call *c)
 	pthread_create(&c->tid, NULL, call_main, c);
 }
 
-/* Wait up to ms for the call to return; true if it did (and is joined). */
+/* Wait up to ms for it to return; true if it did (and is joined). */
 static bool finish_within(struct call *c, unsigned ms)
 {
-	for (unsigned i = 0; i < ms && !atomic_load(&c->done); i++)
-		nap_ms(1);
-	if (!atomic_load(&c->done))
-		return false;
-	pthread_join(c->tid, NULL);
-	return true;
+	return done_within(c->tid, &c->done, ms);
 }
 
-/* Still blocked after ms (a call that must not return yet). */
 static bool blocked_for(struct call *c, unsigned ms)
 {
-	nap_ms(ms);
-	return !atomic_load(&c->done);
+	return still_blocked(&c->done, ms);
 }
 
 static struct chan *make(const struct chan_ops *ops, unsigned cap)

@@ -15,16 +15,10 @@
 #include "clock.h"
 #include "ctx.h"
 #include "registry.h"
+#include "blocking.h"
 #include "tap.h"
 
 #define MS 1000000ull
-
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 struct counter_hook {
 	struct ctx_hook h;

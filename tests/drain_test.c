@@ -20,17 +20,11 @@
 #include "ctx.h"
 #include "drain.h"
 #include "registry.h"
+#include "blocking.h"
 #include "tap.h"
 
 #define MS 1000000ull
 #define DISTANT (10000 * MS)	/* a deadline no wake-up may wait for */
-
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static struct drain *make(const struct drain_ops *ops)
 {
@@ -71,21 +65,15 @@ static void start(struct waiter *w)
 	pthread_create(&w->tid, NULL, waiter_main, w);
 }
 
-/* Wait up to ms for the waiter to return; true if it did (and is joined). */
+/* Wait up to ms for it to return; true if it did (and is joined). */
 static bool finish_within(struct waiter *w, unsigned ms)
 {
-	for (unsigned i = 0; i < ms && !atomic_load(&w->done); i++)
-		nap_ms(1);
-	if (!atomic_load(&w->done))
-		return false;
-	pthread_join(w->tid, NULL);
-	return true;
+	return done_within(w->tid, &w->done, ms);
 }
 
 static bool blocked_for(struct waiter *w, unsigned ms)
 {
-	nap_ms(ms);
-	return !atomic_load(&w->done);
+	return still_blocked(&w->done, ms);
 }
 
 static unsigned long wait_plain(const struct drain_ops *ops, struct drain *d,

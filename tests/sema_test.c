@@ -16,16 +16,10 @@
 #include "ctx.h"
 #include "registry.h"
 #include "sema.h"
+#include "blocking.h"
 #include "tap.h"
 
 #define MS 1000000ull
-
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 struct waiter {
 	const struct sema_ops *ops;
@@ -60,15 +54,10 @@ static void start(struct waiter *w)
 	pthread_create(&w->tid, NULL, waiter_main, w);
 }
 
-/* Wait up to ms for the waiter to finish; true if it did (and is joined). */
+/* Wait up to ms for it to return; true if it did (and is joined). */
 static bool finish_within(struct waiter *w, unsigned ms)
 {
-	for (unsigned i = 0; i < ms && !atomic_load(&w->done); i++)
-		nap_ms(1);
-	if (!atomic_load(&w->done))
-		return false;
-	pthread_join(w->tid, NULL);
-	return true;
+	return done_within(w->tid, &w->done, ms);
 }
 
 static void basics(const char *name, const struct sema_ops *ops)
