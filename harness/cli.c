@@ -833,45 +833,45 @@ static const char *const lines_default[][20] = {
 	{ "sema/closed", "--threads", "1,2,4", "--param", "hold_ns=500",
 	  "--param", "think_ns=500", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
-	{ "sema/closed", "--threads", "1", "--latency", "on,off", "--reps", "5",
+	{ "sema/closed", "--threads", "1", "--latency", "on,off", "--reps", "4",
 	  "--duration", "300ms", "--warmup", "100ms", NULL },
 	{ "sema/closed", "--threads", "2,4", "--param", "permits=4",
 	  "--param", "weight=1,2", "--param", "hold_ns=1000", "--reps", "5",
 	  "--duration", "300ms", "--warmup", "100ms", NULL },
 	{ "sema/open", "--threads", "2", "--param", "rate=100k,300k",
-	  "--param", "hold_ns=2000", "--reps", "6", "--duration", "300ms",
+	  "--param", "hold_ns=2000", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
-	{ "ctx/broadcast", "--threads", "2,11,101,1001", "--reps", "5",
+	{ "ctx/broadcast", "--threads", "2,11,101,1001", "--reps", "4",
 	  "--duration", "400ms", "--warmup", "200ms", NULL },
-	{ "ctx/children", "--threads", "1,2", "--reps", "6", "--duration", "300ms",
+	{ "ctx/children", "--threads", "1,2", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
 	{ "ctx/deadline", "--threads", "1", "--param",
-	  "timeout_ns=10000,100000,1000000,10000000", "--reps", "5",
+	  "timeout_ns=10000,100000,1000000,10000000", "--reps", "4",
 	  "--duration", "300ms", "--warmup", "100ms", NULL },
 	{ "ctx/rpc", "--threads", "5", "--param",
-	  "deadline_ns=250000,500000,1000000,2000000", "--reps", "5",
+	  "deadline_ns=250000,500000,1000000,2000000", "--reps", "4",
 	  "--duration", "300ms", "--warmup", "100ms", NULL },
 	{ "ctx/tree", "--threads", "1", "--param", "depth=1,3", "--param",
-	  "breadth=10", "--reps", "5", "--duration", "300ms", "--warmup", "100ms",
+	  "breadth=10", "--reps", "4", "--duration", "300ms", "--warmup", "100ms",
 	  NULL },
 	/* 1p1c and 4p4c at capacity 100, Go's BenchmarkChanProdCons shapes. */
 	{ "chan/pipeline", "--threads", "2,8", "--reps", "5", "--duration", "300ms",
 	  "--warmup", "100ms", NULL },
-	/* About 14 s per chan implementation: 15 configurations x 3 reps. */
+	/* About 11 s per chan implementation: 12 configurations x 3 reps. */
 	{ "backpressure/overload", "--threads", "2", "--param",
-	  "load=0.5,1,1.5,2,4", "--param", "strategy=block,queue,shed",
+	  "load=0.5,1,2,4", "--param", "strategy=block,queue,shed",
 	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
 	/*
-	 * The rate family, about 12 s per implementation: admitted/bound and
+	 * The rate family, about 11 s per implementation: admitted/bound and
 	 * the window check against threads (allow) and blocking wait against
 	 * rate; allow() cost far above and below the offered load; policing
 	 * against shaping in the inter-departure times.
 	 */
 	{ "rate/accuracy", "--threads", "1,2", "--param", "rate=1M", "--param",
-	  "burst=100", "--reps", "5", "--duration", "200ms", "--warmup", "100ms", NULL },
+	  "burst=100", "--reps", "4", "--duration", "200ms", "--warmup", "100ms", NULL },
 	/* The target: blocking wait at 100k/s, burst 1. */
 	{ "rate/accuracy", "--threads", "1", "--param", "mode=wait", "--param",
-	  "rate=10k,100k", "--param", "burst=1", "--reps", "5",
+	  "rate=10k,100k", "--param", "burst=1", "--reps", "4",
 	  "--duration", "200ms", "--warmup", "100ms", NULL },
 	{ "rate/contention", "--threads", "1,2", "--reps", "5", "--duration", "200ms",
 	  "--warmup", "100ms", NULL },
@@ -883,7 +883,7 @@ static const char *const lines_default[][20] = {
 	 * The drain family: enter+leave against threads (every request pays
 	 * it), and shutdown time against the number in flight.
 	 */
-	{ "drain/hot", "--threads", "1,2,4", "--reps", "5", "--duration", "200ms",
+	{ "drain/hot", "--threads", "1,2,4", "--reps", "4", "--duration", "200ms",
 	  "--warmup", "100ms", NULL },
 	{ "drain/quiesce", "--threads", "2", "--param", "inflight=1,16,256",
 	  "--reps", "3", "--duration", "200ms", "--warmup", "100ms", NULL },
@@ -967,7 +967,7 @@ struct suite {
 };
 
 static const struct suite suites[] = {
-	{ "default", lines_default, NULL, 9, 0.05 },
+	{ "default", lines_default, NULL, 7, 0.05 },
 	{ "long", lines_long, NULL, 9, 0.5 },
 	{ "smoke", lines_smoke, "^sema/futex/acquire_release/real_time$", 3, 0.01 },
 };
