@@ -1071,13 +1071,23 @@ static void chart_parts(struct rep *rp, const struct wl *w)
 
 	if (!ncols || !label || !rows)
 		goto out;
+	/* The rows that have parts, and what varies among them alone. */
+	n = 0;
+	for (size_t r = 0; r < w->nrows; r++)
+		for (size_t k = 0; k < ncols; k++)
+			if (!isnan(num(w, r, csv_header(w->t, cols[k])))) {
+				rows[n++] = r;
+				break;
+			}
 	for (int c = c_wl + 1; c <= c_thr && nvar <= MAX_PARAMS; c++)
-		for (size_t r = 1; r < w->nrows; r++)
-			if (strcmp(csv_cell(w->t, r, (size_t)c), csv_cell(w->t, 0, (size_t)c))) {
+		for (size_t i = 1; i < n; i++)
+			if (strcmp(csv_cell(w->t, rows[i], (size_t)c),
+				   csv_cell(w->t, rows[0], (size_t)c))) {
 				varying[nvar++] = (size_t)c;
 				break;
 			}
-	for (size_t r = 0; r < w->nrows; r++) {
+	for (size_t i = 0; i < n; i++) {
+		size_t r = rows[i];
 		char buf[512];
 		size_t used = (size_t)snprintf(buf, sizeof(buf), "%s", w->ri[r].series);
 
@@ -1090,11 +1100,7 @@ static void chart_parts(struct rep *rp, const struct wl *w)
 			rp->err = ENOMEM;
 			goto out;
 		}
-		for (size_t k = 0; k < ncols; k++)
-			if (!isnan(num(w, r, csv_header(w->t, cols[k])))) {
-				keys_add(&labels, label[r]);
-				break;
-			}
+		keys_add(&labels, label[r]);
 	}
 	if (!labels.n)
 		goto out;
@@ -1120,7 +1126,7 @@ static void chart_parts(struct rep *rp, const struct wl *w)
 	for (unsigned l = 0; l < labels.n; l++) {
 		n = 0;
 		for (size_t r = 0; r < w->nrows; r++)
-			if (!strcmp(label[r], labels.k[l]))
+			if (label[r] && !strcmp(label[r], labels.k[l]))
 				rows[n++] = r;
 		fprintf(f, "\"%s\"", labels.k[l]);
 		fprintf(rp->md, "| %s | %zu |", labels.k[l], n);

@@ -79,8 +79,11 @@ static const char *const server_extras[] = {
 };
 
 static const struct sweep_metric server_sweep[] = {
-	{ "rps", "rps", "acked requests/s before the kill", SWEEP_LOG },
+	{ "rps", "rps", "acked requests/s before the kill", SWEEP_LINEAR },
 	{ "drain_ns", "drain", "SIGTERM to exit (ns)", SWEEP_LOG },
+	/* What a shutdown loses: ordered must stay at 0, naive shows it. */
+	{ "dropped", "dropped", "requests dropped in flight (closed, no reply)", SWEEP_LINEAR },
+	{ "lost", "lost", "acked requests missing from the database", SWEEP_LINEAR },
 	{ 0 },
 };
 
